@@ -1,0 +1,1 @@
+"""SoccerNet data: class list, labels, the games table, frame stores and datasets."""
