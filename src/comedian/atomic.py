@@ -32,7 +32,9 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str | None = None) -> I
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=final.suffix if suffix is None else suffix, dir=final.parent
+        prefix=f".{final.name}.",
+        suffix=final.suffix if suffix is None else suffix,
+        dir=final.parent,
     )
     os.close(fd)
     tmp = Path(tmp_name)

@@ -31,6 +31,7 @@ from comedian.config import ConfigError, apply_overrides, coerce, parse_set_args
 #: Stage module name -> one-line help. The order is the pipeline's.
 STAGES: dict[str, str] = {
     "synth": "generate the embedded synthetic SoccerNet-format dataset",
+    "games": "write the games table (slug, split, path) of the configured dataset",
     "decode": "decode one half's video into a frame store at a fixed fps",
     "import_weights": "convert reference (eztorch) checkpoints to comedian state dicts",
     "nms": "raw per-half scores -> results_spotting.json per game (soft or hard NMS)",

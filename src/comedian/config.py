@@ -11,6 +11,7 @@ Snakemake's config is the single source of settings: rules pass a section of it 
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import types
 import typing
@@ -24,6 +25,7 @@ from comedian import __version__
 from comedian.atomic import write_text_atomic
 
 T = TypeVar("T")
+_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 class ConfigError(ValueError):
@@ -37,7 +39,10 @@ def parse_set_args(items: Sequence[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        if isinstance(value, str) and _FLOAT_RE.match(value):
+            value = float(value)  # YAML 1.1 reads "1e-3" as a string
+        out[key.strip()] = value
     return out
 
 
@@ -123,7 +128,10 @@ def coerce(value: Any, tp: Any, path: str) -> Any:
         if origin is tuple and args:
             if len(args) != len(value):
                 raise ConfigError(f"{path}: expected {len(args)} values, got {value!r}")
-            return tuple(coerce(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+            return tuple(
+                coerce(v, a, f"{path}[{i}]")
+                for i, (v, a) in enumerate(zip(value, args, strict=True))
+            )
         item = args[0] if args else Any
         seq = [coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
         return tuple(seq) if origin is tuple else seq

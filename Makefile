@@ -1,0 +1,47 @@
+# The two commands: `make demo` and `make test`. Both create .venv when it is missing.
+#
+#   make demo    install, run the whole DAG on the embedded synthetic dataset, print the results
+#   make test    install, then ruff, snakefmt, snakemake --lint, a dry run and pytest
+#
+# TORCH_SPEC selects the torch build (the CPU wheel by default; on a CUDA machine prefer
+# environment.yml or `make TORCH_SPEC=torch ...`).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+CORES ?= all
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint dry-run clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/python -m comedian.report results
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakemake --lint
+
+dry-run: $(STAMP)
+	$(BIN)/snakemake -n --quiet rules
+	$(BIN)/snakemake --profile profiles/slurm -n --quiet rules --config dataset='{source: soccernet, root: /nonexistent/SoccerNet, splits: [train, valid, test, challenge]}'
+
+test: lint dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean-results:
+	rm -rf results logs benchmarks/*/ .snakemake

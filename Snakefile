@@ -1,0 +1,22 @@
+# COMEDIAN action spotting on SoccerNet-v2: the whole pipeline as one DAG.
+#
+#   snakemake --cores all                      # the embedded synthetic dataset (config/config.yaml)
+#   snakemake --profile profiles/slurm         # the paper on SoccerNet-v2 (config/paper.yaml)
+#   snakemake -n                               # show what would run
+#
+# This file only holds the config, the includes and the target rules; each phase lives in
+# rules/<phase>.smk and every rule calls `python -m comedian <stage>`.
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+
+
+rule all:
+    input:
+        "results/games/games.tsv",
+        decoded_stores(),
+    default_target: True

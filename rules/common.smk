@@ -1,0 +1,90 @@
+# Shared by every phase: config validation, the games table, wildcard constraints and input
+# functions. Real SoccerNet game names hold spaces and quotes: they are never a wildcard, only
+# the slug is; paths reach shell commands through named inputs quoted with :q.
+
+import json
+import shlex
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+from comedian.config import apply_overrides
+from comedian.data.soccernet import HALVES, LABELS_NAME, VIDEO_NAMES
+from comedian.stages import games as games_stage
+
+
+min_version("8.0")
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+DATA_ROOT = Path(config["dataset"]["root"])
+GAMES_CONFIG = apply_overrides(
+    games_stage.Config(),
+    {
+        "source": config["dataset"]["source"],
+        "splits": config["dataset"]["splits"],
+        "synth": config.get("synth", {}),
+    },
+)
+GAMES = games_stage.build_table(GAMES_CONFIG).set_index("slug", drop=False)
+
+
+validate(GAMES, "../schemas/games.schema.yaml")
+
+
+wildcard_constraints:
+    game="[a-z0-9_]+",
+    half="[12]",
+    split="train|valid|test|challenge",
+    run="[A-Za-z0-9_.-]+",
+    fps="[0-9]+",
+
+
+def sets(section, skip=()):
+    """Render a config section as `--set key=value` arguments (values as JSON, shell-quoted)."""
+    return " ".join(
+        "--set " + shlex.quote(f"{key}={json.dumps(value)}")
+        for key, value in section.items()
+        if key not in skip
+    )
+
+
+def game_dir(game):
+    """The real folder of a game (slug) under the dataset root."""
+    return DATA_ROOT / GAMES.loc[game, "path"]
+
+
+def video(wildcards):
+    """The video of one half of one game (a path for the shell, via params)."""
+    return str(game_dir(wildcards.game) / VIDEO_NAMES[int(wildcards.half)])
+
+
+def video_input(wildcards):
+    """Input function: the video as a DAG input.
+
+    Synthetic videos are made by the rule synth. SoccerNet videos are downloaded beforehand;
+    a missing one is left out of the DAG, so that `snakemake -n` can plan the paper's 550 games
+    on a machine without the videos, and the decode job then fails naming the missing file.
+    """
+    path = video(wildcards)
+    if config["dataset"]["source"] == "synthetic" or Path(path).exists():
+        return [path]
+    return []
+
+
+def labels(wildcards):
+    """Input function: the Labels-v2.json of one game."""
+    return str(game_dir(wildcards.game) / LABELS_NAME)
+
+
+def decoded_stores(rates=None, splits=None):
+    """Frame stores of every half of every game (of `splits`) at every decode rate."""
+    rates = config["decode"]["rates"] if rates is None else rates
+    games = GAMES if splits is None else GAMES[GAMES["split"].isin(splits)]
+    return expand(
+        "results/decode/{fps}fps/{game}/{half}.frames",
+        fps=rates,
+        game=games["slug"],
+        half=HALVES,
+    )

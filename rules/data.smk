@@ -1,0 +1,64 @@
+# Data phase: the embedded synthetic dataset, the games table and frame decoding.
+
+
+if config["dataset"]["source"] == "synthetic":
+
+    rule synth:
+        output:
+            videos=expand(
+                "{root}/{path}/{video}",
+                root=DATA_ROOT,
+                path=GAMES["path"],
+                video=VIDEO_NAMES.values(),
+            ),
+            labels=expand(
+                "{root}/{path}/{labels}",
+                root=DATA_ROOT,
+                path=GAMES.loc[GAMES["split"] != "challenge", "path"],
+                labels=LABELS_NAME,
+            ),
+        params:
+            root=DATA_ROOT,
+            sets=sets(config.get("synth", {})),
+        log:
+            "logs/synth/synth.log",
+        benchmark:
+            "benchmarks/synth/synth.tsv"
+        threads: workflow.cores
+        shell:
+            "python -m comedian synth --out {params.root:q} {params.sets} "
+            "--set workers={threads} > {log:q} 2>&1"
+
+
+rule games:
+    output:
+        table="results/games/games.tsv",
+    params:
+        sets=sets(
+            {
+                "source": config["dataset"]["source"],
+                "splits": config["dataset"]["splits"],
+                "synth": config.get("synth", {}),
+            }
+        ),
+    log:
+        "logs/games/games.log",
+    shell:
+        "python -m comedian games --out {output.table:q} {params.sets} > {log:q} 2>&1"
+
+
+rule decode:
+    input:
+        video=video_input,
+    output:
+        store="results/decode/{fps}fps/{game}/{half}.frames",
+    params:
+        video=video,
+        sets=sets(config["decode"], skip=("rates",)),
+    log:
+        "logs/decode/{fps}fps/{game}/{half}.log",
+    benchmark:
+        "benchmarks/decode/{fps}fps/{game}/{half}.tsv"
+    shell:
+        "python -m comedian decode --video {params.video:q} --out {output.store:q} "
+        "--fps {wildcards.fps} {params.sets} > {log:q} 2>&1"

@@ -1,0 +1,59 @@
+"""Summarize what the pipeline produced under a results folder (``make demo`` prints this).
+
+Usage:
+    python -m comedian.report results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from comedian.data.frames import FrameStore
+from comedian.data.games import read_games_table
+
+
+def summarize(results: Path) -> str:
+    """A plain-text summary of the games table, frame stores and metrics under ``results``."""
+    lines: list[str] = []
+    table_path = results / "games" / "games.tsv"
+    if table_path.exists():
+        table = read_games_table(table_path)
+        counts = ", ".join(f"{s} {n}" for s, n in table.groupby("split", sort=False).size().items())
+        lines.append(f"games: {len(table)} ({counts})  [{table_path}]")
+    for rate_dir in sorted((results / "decode").glob("*fps")):
+        stores = sorted(rate_dir.glob("*/*.frames"))
+        frames = 0
+        for store in stores:
+            frames += FrameStore(store).num_frames
+        size_mb = sum(s.stat().st_size for s in stores) / 1e6
+        lines.append(
+            f"decode {rate_dir.name}: {len(stores)} halves, {frames} frames, {size_mb:.1f} MB"
+            f"  [{rate_dir}]"
+        )
+    for metrics_path in sorted((results / "evaluate").glob("**/metrics.json")):
+        metrics = json.loads(metrics_path.read_text())
+        parts = [
+            f"{name} {100 * values['a_mAP']:.2f}"
+            for name, values in metrics.items()
+            if isinstance(values, dict) and "a_mAP" in values
+        ]
+        lines.append(f"average-mAP {', '.join(parts)}  [{metrics_path}]")
+    if not lines:
+        lines.append(f"nothing produced yet under {results}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m comedian.report", description=__doc__)
+    parser.add_argument("results", type=Path, nargs="?", default=Path("results"))
+    args = parser.parse_args(argv)
+    sys.stdout.write(summarize(args.results) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

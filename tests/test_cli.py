@@ -1,0 +1,98 @@
+"""The CLI builds Paths and Config from the stage's dataclasses and calls run()."""
+
+import dataclasses
+import sys
+import types
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from comedian import cli
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    video: Path = dataclasses.field(metadata={"help": "input video"})
+    out: Path = dataclasses.field(metadata={"help": "output"})
+    extra: tuple[Path, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    depth: int = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    fps: float = 2.0
+    kind: Literal["soft", "hard"] = "soft"
+    size: tuple[int, int] | None = None
+    inner: Inner = Inner()
+
+
+@pytest.fixture
+def fake_stage(monkeypatch):
+    calls = []
+    module = types.ModuleType("comedian.stages.fake_stage")
+    module.__doc__ = "A fake stage."
+    module.Paths = Paths
+    module.Config = Config
+    module.run = lambda cfg, *, paths: calls.append((cfg, paths))
+    monkeypatch.setitem(sys.modules, "comedian.stages.fake_stage", module)
+    monkeypatch.setitem(cli.STAGES, "fake_stage", "a fake stage")
+    return calls
+
+
+def test_cli_builds_paths_and_config(fake_stage):
+    rc = cli.main(
+        [
+            "fake-stage",
+            "--video",
+            "a b/1_224p.mkv",
+            "--out",
+            "o",
+            "--extra",
+            "x",
+            "y",
+            "--fps",
+            "4",
+            "--kind",
+            "hard",
+            "--set",
+            "inner.depth=2",
+            "--set",
+            "size=[224, 398]",
+        ]
+    )
+    assert rc == 0
+    ((cfg, paths),) = fake_stage
+    assert paths == Paths(video=Path("a b/1_224p.mkv"), out=Path("o"), extra=(Path("x"), Path("y")))
+    assert cfg == Config(fps=4.0, kind="hard", size=(224, 398), inner=Inner(depth=2))
+
+
+def test_cli_defaults(fake_stage):
+    cli.main(["fake-stage", "--video", "v", "--out", "o"])
+    ((cfg, paths),) = fake_stage
+    assert cfg == Config() and paths.extra == ()
+
+
+def test_cli_rejects_unknown_key_and_missing_path(fake_stage, capsys):
+    with pytest.raises(SystemExit) as err:
+        cli.main(["fake-stage", "--video", "v", "--out", "o", "--set", "inner.width=3"])
+    assert err.value.code == 2
+    assert "unknown config key 'inner.width'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["fake-stage", "--video", "v"])
+    assert "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["fake-stage", "--video", "v", "--out", "o", "--kind", "medium"])
+    assert not fake_stage
+
+
+def test_top_level_help_lists_stages(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    for name in ("synth", "decode", "nms", "evaluate", "import-weights"):
+        assert name in out
