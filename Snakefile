@@ -16,7 +16,7 @@ include: "rules/data.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/games/games.tsv",
         decoded_stores(),
-    default_target: True

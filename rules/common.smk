@@ -12,7 +12,6 @@ from comedian.config import apply_overrides
 from comedian.data.soccernet import HALVES, LABELS_NAME, VIDEO_NAMES
 from comedian.stages import games as games_stage
 
-
 min_version("8.0")
 
 
@@ -28,6 +27,8 @@ GAMES_CONFIG = apply_overrides(
     },
 )
 GAMES = games_stage.build_table(GAMES_CONFIG).set_index("slug", drop=False)
+# slug -> real game path; a dict, because input functions run for every job of the DAG
+GAME_PATHS = dict(zip(GAMES["slug"], GAMES["path"]))
 
 
 validate(GAMES, "../schemas/games.schema.yaml")
@@ -44,7 +45,7 @@ wildcard_constraints:
 def sets(section, skip=()):
     """Render a config section as `--set key=value` arguments (values as JSON, shell-quoted)."""
     return " ".join(
-        "--set " + shlex.quote(f"{key}={json.dumps(value)}")
+        f"--set {shlex.quote(f'{key}={json.dumps(value)}')}"
         for key, value in section.items()
         if key not in skip
     )
@@ -52,7 +53,7 @@ def sets(section, skip=()):
 
 def game_dir(game):
     """The real folder of a game (slug) under the dataset root."""
-    return DATA_ROOT / GAMES.loc[game, "path"]
+    return DATA_ROOT / GAME_PATHS[game]
 
 
 def video(wildcards):

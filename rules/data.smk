@@ -17,14 +17,16 @@ if config["dataset"]["source"] == "synthetic":
                 path=GAMES.loc[GAMES["split"] != "challenge", "path"],
                 labels=LABELS_NAME,
             ),
-        params:
-            root=DATA_ROOT,
-            sets=sets(config.get("synth", {})),
         log:
             "logs/synth/synth.log",
         benchmark:
             "benchmarks/synth/synth.tsv"
+        conda:
+            "../environment.yml"
         threads: workflow.cores
+        params:
+            root=DATA_ROOT,
+            sets=sets(config.get("synth", {})),
         shell:
             "python -m comedian synth --out {params.root:q} {params.sets} "
             "--set workers={threads} > {log:q} 2>&1"
@@ -33,6 +35,10 @@ if config["dataset"]["source"] == "synthetic":
 rule games:
     output:
         table="results/games/games.tsv",
+    log:
+        "logs/games/games.log",
+    conda:
+        "../environment.yml"
     params:
         sets=sets(
             {
@@ -41,8 +47,6 @@ rule games:
                 "synth": config.get("synth", {}),
             }
         ),
-    log:
-        "logs/games/games.log",
     shell:
         "python -m comedian games --out {output.table:q} {params.sets} > {log:q} 2>&1"
 
@@ -52,13 +56,15 @@ rule decode:
         video=video_input,
     output:
         store="results/decode/{fps}fps/{game}/{half}.frames",
-    params:
-        video=video,
-        sets=sets(config["decode"], skip=("rates",)),
     log:
         "logs/decode/{fps}fps/{game}/{half}.log",
     benchmark:
         "benchmarks/decode/{fps}fps/{game}/{half}.tsv"
+    conda:
+        "../environment.yml"
+    params:
+        video=video,
+        sets=sets(config["decode"], skip=("rates",)),
     shell:
         "python -m comedian decode --video {params.video:q} --out {output.store:q} "
         "--fps {wildcards.fps} {params.sets} > {log:q} 2>&1"

@@ -1,0 +1,124 @@
+"""The Snakemake workflow: dry runs, lint, the SLURM profile and real runs on synthetic data."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from comedian.data.frames import FrameStore
+from comedian.data.games import read_games_table, slugify, soccernet_games
+from comedian.synth import SynthConfig, plan_games, write_half
+
+TINY_SYNTH = {
+    "seed": 3,
+    "train": 1,
+    "valid": 0,
+    "test": 1,
+    "challenge": 0,
+    "half_duration_s": 12.0,
+}
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """Parse the job-stats table that `snakemake -n` prints."""
+    counts = {}
+    for line in stdout.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)\s*$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def test_dry_run_default_config(workflow):
+    proc = workflow.run("-n")
+    counts = job_counts(proc.stdout)
+    default = SynthConfig()
+    n_games = default.train + default.valid + default.test
+    assert counts == {"all": 1, "decode": 2 * n_games, "games": 1, "synth": 1}
+
+
+def test_paper_dry_run_plans_all_official_games(workflow, tmp_path):
+    missing_root = tmp_path / "no SoccerNet here"
+    proc = workflow.run(
+        "-n",
+        "--configfile",
+        "config/paper.yaml",
+        "--config",
+        f"dataset={{source: soccernet, root: '{missing_root}', splits: [train, valid, test, challenge]}}",
+    )
+    counts = job_counts(proc.stdout)
+    # 550 games x 2 halves x (2 fps + 4 fps); no synth rule for real data.
+    assert counts["decode"] == 550 * 2 * 2
+    assert "synth" not in counts
+
+
+def test_slurm_profile_dry_run(workflow, tmp_path):
+    proc = workflow.run(
+        "--profile",
+        "profiles/slurm",
+        "-n",
+        "--config",
+        f"dataset={{source: soccernet, root: '{tmp_path}', splits: [test]}}",
+    )
+    assert job_counts(proc.stdout)["decode"] == 100 * 2 * 2
+
+
+def test_lint_is_clean(workflow):
+    proc = workflow.run("--lint")
+    assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_invalid_config_is_rejected(workflow):
+    proc = workflow.run("-n", "--config", "dataset={source: youtube}", check=False)
+    assert proc.returncode != 0
+    assert "youtube" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_real_run_with_spaces_and_quotes_in_game_names(workflow):
+    workflow.write_config(
+        "tiny.yaml", {"synth": TINY_SYNTH, "dataset": {"splits": ["train", "test"]}}
+    )
+    plan = plan_games(SynthConfig(**TINY_SYNTH))
+    assert any("'" in path for _, path in plan) or all(" " in path for _, path in plan)
+    workflow.run("--cores", "2", "--configfile", "config/tiny.yaml")
+    table = read_games_table(workflow.root / "results/games/games.tsv")
+    assert sorted(table["path"]) == sorted(path for _, path in plan)
+    for slug, path in zip(table["slug"], table["path"], strict=True):
+        assert slug == slugify(path)
+        for half in (1, 2):
+            store = FrameStore(workflow.root / f"results/decode/2fps/{slug}/{half}.frames")
+            assert store.num_frames == 24  # 12 s at 2 fps
+            assert (workflow.root / f"logs/decode/2fps/{slug}/{half}.log").exists()
+    assert "Nothing to be done" in workflow.run("-n", "--configfile", "config/tiny.yaml").stdout
+
+
+@pytest.mark.slow
+def test_corrupt_video_fails_alone_under_keep_going(workflow, tmp_path):
+    """Two official SoccerNet games (real names), one with a corrupt video: the other decodes."""
+    root = tmp_path / "SoccerNet"
+    good, bad = soccernet_games(["test"])["path"].tolist()[:2]
+    (root / good).mkdir(parents=True)
+    (root / bad).mkdir(parents=True)
+    write_half(root / good / "1_224p.mkv", duration_s=4.0, seed=1)
+    (root / bad / "1_224p.mkv").write_bytes(b"\x1a\x45\xdf\xa3 not a matroska file" * 50)
+    targets = [f"results/decode/2fps/{slugify(g)}/1.frames" for g in (good, bad)]
+    proc = workflow.run(
+        "--cores",
+        "2",
+        "--keep-going",
+        "--config",
+        f"dataset={{source: soccernet, root: '{root}', splits: [test]}}",
+        "--",
+        *targets,
+        check=False,
+    )
+    assert proc.returncode != 0
+    store = FrameStore(workflow.root / targets[0])
+    assert store.num_frames == 8
+    assert np.asarray(store.read(0, 1)).shape[1:] == (224, 398, 3)
+    assert not (workflow.root / targets[1]).exists()
+    log = (workflow.root / f"logs/decode/2fps/{slugify(bad)}/1.log").read_text()
+    assert str(root / bad / "1_224p.mkv") in log
