@@ -60,6 +60,7 @@ rule decode:
         "logs/decode/{fps}fps/{game}/{half}.log",
     benchmark:
         "benchmarks/decode/{fps}fps/{game}/{half}.tsv"
+    threads: 1
     conda:
         "../environment.yml"
     params:
@@ -67,4 +68,4 @@ rule decode:
         sets=sets(config["decode"], skip=("rates",)),
     shell:
         "python -m comedian decode --video {params.video:q} --out {output.store:q} "
-        "--fps {wildcards.fps} {params.sets} > {log:q} 2>&1"
+        "--fps {wildcards.fps} --set num_threads={threads} {params.sets} > {log:q} 2>&1"

@@ -60,7 +60,7 @@ def games_table(games: Iterable[tuple[str, str]]) -> pd.DataFrame:
     clash = table["slug"].duplicated(keep=False)
     table.loc[clash, "slug"] = [
         f"{s}_{hashlib.sha1(p.encode()).hexdigest()[:8]}"
-        for s, p in zip(table.loc[clash, "slug"], table.loc[clash, "path"])
+        for s, p in zip(table.loc[clash, "slug"], table.loc[clash, "path"], strict=True)
     ]
     return table.reset_index(drop=True)
 

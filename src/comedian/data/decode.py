@@ -1,0 +1,246 @@
+"""Decode one half's video with decord into a frame store at a fixed frame rate.
+
+Usage:
+    header = decode_video("data/x/1_224p.mkv", "results/decode/2fps/x/1.frames", fps=2.0)
+    idx = nearest_source_frames(starts_s, fps=2.0, duration_s=2700.0)   # the selection rule
+
+Frame selection (method.md section 0, Decision). Frame k of a store at ``fps`` is the source
+frame whose start timestamp, as decord reports it (``VideoReader.get_frame_timestamp``, column
+0), is nearest to ``k / fps`` seconds; of two equally near frames the EARLIER one wins. At 25 fps
+the 2 fps frame 1 (0.5 s) is as near to source frame 12 (0.48 s) as to 13 (0.52 s): it is 12, and
+in general 2 fps frame k is source frame ``floor(12.5 k)``. The store holds every k with
+``k / fps < duration``, where duration is the end time of the last source frame (decord's stop
+timestamp). Plain ``ffmpeg -vf fps=2`` picks a frame about 0.24 s later than this rule.
+
+Rounding, handled on purpose: decord keeps timestamps as float32 seconds, so 0.48 and 0.52 come
+back as 0.47999999 and 0.51999998 and a naive float comparison would call frame 13 nearer; at
+45 minutes a float32 step is 0.24 ms. The rule is therefore evaluated in integer microseconds:
+targets ``k / fps`` are computed exactly from the rational value of fps; timestamps are rounded
+to microseconds; and two candidates whose distances differ by no more than the timestamps'
+own resolution (one float32 step at the largest timestamp, plus 1 us) count as a tie. Real
+frames are milliseconds apart, so this tolerance only ever merges true ties.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import decord
+import numpy as np
+
+from comedian import __version__
+from comedian.config import git_revision
+from comedian.data.frames import write_store
+
+log = logging.getLogger(__name__)
+
+_US = 1_000_000
+
+
+class VideoError(RuntimeError):
+    """A video is missing, unreadable or yields no frames (the message names the file)."""
+
+
+def store_frame_count(fps: float, duration_s: float) -> int:
+    """Number of store frames: how many k >= 0 satisfy ``k / fps < duration_s``.
+
+    >>> store_frame_count(2.0, 300.0), store_frame_count(2.0, 300.04), store_frame_count(4.0, 0.1)
+    (600, 601, 1)
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    frac = Fraction(fps).limit_denominator(_US)
+    dur_us = round(duration_s * _US)
+    # k * 1e6 * q / p < dur_us  <=>  k < dur_us * p / (1e6 * q)
+    den = _US * frac.denominator
+    return max(0, -(-dur_us * frac.numerator // den))
+
+
+def nearest_source_frames(starts_s: np.ndarray, fps: float, duration_s: float) -> np.ndarray:
+    """Index of the source frame shown in each store frame (the rule in the module docstring).
+
+    Args:
+        starts_s: Start timestamps of the source frames in seconds, in decord's dtype (the
+            dtype sets the tie tolerance). Shape (M,).
+        fps: Store frame rate.
+        duration_s: Duration of the video; store frames k satisfy k / fps < duration_s.
+
+    Returns:
+        Source frame index of every store frame k, int64. Shape (K,).
+    """
+    starts = np.asarray(starts_s)
+    if starts.ndim != 1 or len(starts) == 0:
+        raise ValueError(f"need a non-empty 1-D array of timestamps, got shape {starts.shape}")
+    num = store_frame_count(fps, duration_s)
+    frac = Fraction(fps).limit_denominator(_US)
+    k = np.arange(num, dtype=np.int64)  # (K,)
+    p, q = frac.numerator, frac.denominator
+    target_us = (2 * k * q * _US + p) // (2 * p)  # round(k / fps * 1e6), exact integer math
+    resolution_s = float(np.spacing(np.abs(starts).max()))
+    tol_us = int(np.ceil(resolution_s * _US)) + 1
+    t_us = np.rint(starts.astype(np.float64) * _US).astype(np.int64)  # (M,)
+    order = np.argsort(t_us, kind="stable")  # presentation order, ties keep index order
+    sorted_us = t_us[order]
+    after = np.searchsorted(sorted_us, target_us, side="left")  # sorted_us[after] >= target
+    prev = np.clip(after - 1, 0, len(sorted_us) - 1)
+    nxt = np.clip(after, 0, len(sorted_us) - 1)
+    d_prev = np.abs(target_us - sorted_us[prev])
+    d_next = np.abs(sorted_us[nxt] - target_us)
+    take_next = d_next < d_prev - tol_us  # strictly nearer beyond the tolerance; ties -> earlier
+    return order[np.where(take_next, nxt, prev)].astype(np.int64)
+
+
+def fetch_plan(index: np.ndarray, key_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Source frames to request from decord, and where each store frame is among them.
+
+    decord's ``get_batch`` walks forward through skipped frames without converting them, but
+    when the next requested frame lies in a later group of pictures it rewinds the file, seeks
+    to that keyframe and flushes the decoder instead, which doubled the CPU time of a 2 fps
+    decode with a keyframe every 2 s (benchmarks/decode.py). Requesting the frame just before
+    each keyframe as well keeps every step inside one group of pictures, for one extra RGB
+    conversion per keyframe.
+
+    Args:
+        index: Source frame of each store frame, non-decreasing. Shape (K,).
+        key_indices: Source indices of the keyframes (``VideoReader.get_key_indices()``).
+
+    Returns:
+        ``fetch``: sorted unique source frames to request, shape (F,); ``pos``: where each
+        store frame is in ``fetch`` (``fetch[pos] == index``), shape (K,).
+    """
+    index = np.asarray(index, dtype=np.int64)
+    keys = np.asarray(key_indices, dtype=np.int64)
+    bridges = keys[(keys > 0) & (keys <= index.max())] - 1
+    fetch = np.union1d(index, bridges)  # sorted, unique
+    return fetch, np.searchsorted(fetch, index)
+
+
+def _open(video: Path, **kwargs: Any) -> decord.VideoReader:
+    try:
+        reader = decord.VideoReader(str(video), ctx=decord.cpu(0), **kwargs)
+    except (RuntimeError, decord.DECORDError) as err:
+        raise VideoError(f"{video}: cannot read video ({str(err).strip()[:200]})") from err
+    if len(reader) == 0:
+        raise VideoError(f"{video}: the video has no frames")
+    return reader
+
+
+def decode_video(
+    video: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    fps: float = 2.0,
+    size: tuple[int, int] | None = None,
+    jpeg_quality: int = 90,
+    num_threads: int = 0,
+    batch_size: int = 64,
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Decode ``video`` at ``fps`` into the frame store ``out`` (written atomically).
+
+    Args:
+        video: The half's video (any container and codec decord reads).
+        out: The store file to write; no file appears there unless decoding succeeds.
+        fps: Store frame rate (2 for everything, 4 for the teacher; method.md sections 0, 3).
+        size: (height, width) to resize to while decoding, or None to keep the source size.
+        jpeg_quality: JPEG quality of the stored frames.
+        num_threads: Decoder threads (0: as many as the CPUs this process may use).
+        batch_size: Source frames fetched from decord per call (bounds memory: about
+            ``batch_size * H * W * 3`` bytes).
+        config: The resolved decode config to embed in the header (default: these arguments).
+
+    Returns:
+        The store header.
+
+    Raises:
+        VideoError: If the video is missing, unreadable or empty (names the file).
+    """
+    video = Path(video)
+    if not video.is_file():
+        raise VideoError(f"{video}: video file not found")
+    if size is not None and (len(size) != 2 or min(size) < 1):
+        raise ValueError(f"size must be (height, width) with positive values, got {size}")
+    probe = _open(video, num_threads=num_threads)
+    # Column 0 = start time of each frame, column 1 = its end; float32 seconds.
+    stamps = probe.get_frame_timestamp(np.arange(len(probe)))  # (M, 2)
+    starts = stamps[:, 0]
+    source_fps = float(probe.get_avg_fps())
+    duration_s = float(stamps[:, 1].max())
+    if duration_s <= float(starts.max()):  # no frame durations in the container
+        duration_s = float(starts.max()) + 1.0 / source_fps
+    if duration_s <= 0:
+        raise VideoError(f"{video}: the video's duration is {duration_s} s")
+    src_h, src_w = probe[0].shape[:2]
+    index = nearest_source_frames(starts, fps, duration_s)  # (K,)
+    if size is None:
+        reader, frame_size = probe, (int(src_h), int(src_w))
+    else:
+        # decord scales inside its decoding filter graph: cheaper than resizing RGB afterwards.
+        frame_size = (int(size[0]), int(size[1]))
+        del probe
+        reader = _open(video, num_threads=num_threads, height=frame_size[0], width=frame_size[1])
+
+    fetch, pos = fetch_plan(index, reader.get_key_indices())
+
+    def batches() -> Iterator[np.ndarray]:
+        for f0 in range(0, len(fetch), batch_size):
+            chunk = fetch[f0 : f0 + batch_size]
+            try:
+                frames = reader.get_batch(chunk).asnumpy()  # (B, H, W, 3) RGB
+            except (RuntimeError, decord.DECORDError) as err:
+                raise VideoError(
+                    f"{video}: decoding source frames {int(chunk[0])}..{int(chunk[-1])} failed "
+                    f"({str(err).strip()[:200]})"
+                ) from err
+            s0, s1 = np.searchsorted(pos, [f0, f0 + len(chunk)])  # store frames in this chunk
+            if s1 > s0:
+                yield frames[pos[s0:s1] - f0]
+
+    meta = {
+        "source": {
+            "path": str(video),
+            "width": int(src_w),
+            "height": int(src_h),
+            "fps": source_fps,
+            "num_frames": len(starts),
+        },
+        "source_frame_index": index.tolist(),
+        "source_timestamp_s": [round(float(t), 6) for t in starts[index]],
+        "comedian_version": __version__,
+        "git_revision": git_revision(),
+        "config": dict(config)
+        if config is not None
+        else {
+            "fps": fps,
+            "size": None if size is None else list(frame_size),
+            "jpeg_quality": jpeg_quality,
+            "num_threads": num_threads,
+            "batch_size": batch_size,
+        },
+    }
+    log.info(
+        "%s: %d source frames %dx%d @ %.3f fps, %.2f s -> %d frames @ %g fps",
+        video,
+        len(starts),
+        src_w,
+        src_h,
+        source_fps,
+        duration_s,
+        len(index),
+        fps,
+    )
+    return write_store(
+        out,
+        batches(),
+        fps=fps,
+        num_frames=len(index),
+        frame_size=frame_size,
+        duration_s=duration_s,
+        jpeg_quality=jpeg_quality,
+        meta=meta,
+    )
