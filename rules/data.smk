@@ -60,9 +60,9 @@ rule decode:
         "logs/decode/{fps}fps/{game}/{half}.log",
     benchmark:
         "benchmarks/decode/{fps}fps/{game}/{half}.tsv"
-    threads: 1
     conda:
         "../environment.yml"
+    threads: 1
     params:
         video=video,
         sets=sets(config["decode"], skip=("rates",)),

@@ -1,0 +1,203 @@
+"""NMS settings, their path slugs, and the NMS sweep: every setting of a grid evaluated from
+raw scores in memory (no results JSON written), with numbers identical to NMS + evaluate.
+
+Usage:
+    settings = grid(kinds=["soft"], windows=[10, 20], thresholds=[0.001, 0.01])
+    table = sweep_nms(raw, labels, settings)   # raw: per game {1: (T, 17), 2: (T, 17)}
+    NmsSetting.from_slug("soft_w20_t0.001_m0").slug == "soft_w20_t0.001_m0"
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from comedian.data.soccernet import CLASSES
+from comedian.spotting.metrics import (
+    RASTER_FRAMES,
+    Evaluator,
+    Events,
+    concat_events,
+    label_events,
+    make_events,
+)
+from comedian.spotting.nms import nms
+from comedian.spotting.results import round_confidence
+
+logger = logging.getLogger(__name__)
+
+#: Regular expression of a setting slug (also the Snakemake wildcard constraint).
+SLUG_PATTERN = r"(soft|hard)_w[0-9]+_t[0-9]+(\.[0-9]+)?_m[0-9]+(\.[0-9]+)?"
+_SLUG_RE = re.compile(r"(?P<kind>soft|hard)_w(?P<window>[0-9]+)_t(?P<t>[0-9.]+)_m(?P<m>[0-9.]+)")
+
+
+def _num(x: float) -> str:
+    return np.format_float_positional(float(x), trim="-")
+
+
+@dataclass(frozen=True)
+class NmsSetting:
+    """One NMS setting (method.md section 8); ``min_weight`` only matters for soft NMS."""
+
+    kind: str = "soft"
+    window: int = 20
+    threshold: float = 0.001
+    min_weight: float = 0.0
+
+    @property
+    def slug(self) -> str:
+        """Path-safe name, e.g. ``soft_w20_t0.001_m0``."""
+        return f"{self.kind}_w{self.window}_t{_num(self.threshold)}_m{_num(self.min_weight)}"
+
+    @classmethod
+    def from_slug(cls, slug: str) -> NmsSetting:
+        match = _SLUG_RE.fullmatch(slug)
+        if not match:
+            raise ValueError(f"{slug!r} is not an NMS setting like soft_w20_t0.001_m0")
+        return cls(match["kind"], int(match["window"]), float(match["t"]), float(match["m"]))
+
+    def apply(self, scores: np.ndarray) -> np.ndarray:
+        """Run this NMS on ``scores (..., T, C)``."""
+        return nms(
+            scores,
+            kind=self.kind,  # type: ignore[arg-type]
+            window=self.window,
+            threshold=self.threshold,
+            min_weight=self.min_weight,
+        )
+
+
+def grid(
+    kinds: Sequence[str],
+    windows: Sequence[int],
+    thresholds: Sequence[float],
+    min_weights: Sequence[float] = (0.0,),
+) -> list[NmsSetting]:
+    """Every combination, in this order (hard NMS ignores min_weight: it gets 0 only)."""
+    out = []
+    for kind, w, t, m in itertools.product(kinds, windows, thresholds, min_weights):
+        setting = NmsSetting(kind, int(w), float(t), float(m) if kind == "soft" else 0.0)
+        if setting not in out:
+            out.append(setting)
+    return out
+
+
+def _stack_halves(raw: Sequence[Mapping[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-pad every half to one length: zeros are never emitted (threshold > 0) and never
+    suppress anything. Returns (H, T, C) float32 and the true lengths (H,)."""
+    halves = [g[h] for g in raw for h in (1, 2)]
+    lengths = np.array([len(x) for x in halves])
+    stack = np.zeros((len(halves), int(lengths.max()), halves[0].shape[1]), dtype=np.float32)
+    for i, x in enumerate(halves):
+        stack[i, : len(x)] = x
+    return stack, lengths
+
+
+def peak_events(peaks: np.ndarray, lengths: np.ndarray) -> Events:
+    """Prediction :class:`~comedian.spotting.metrics.Events` of NMS outputs, exactly as the
+    results files of :mod:`comedian.spotting.results` would give them (row r -> 500 r ms ->
+    raster frame r, clipped).
+
+    Shapes:
+        peaks: (H, T, C) with H = 2 x games, half slot order.
+    """
+    parts = []
+    for g in range(peaks.shape[0] // 2):  # one game at a time: small dedup rasters
+        slot, row, label = np.nonzero(peaks[2 * g : 2 * g + 2])
+        inside = row < lengths[2 * g + slot]
+        slot, row, label = slot[inside], row[inside], label[inside]
+        conf = round_confidence(peaks[2 * g + slot, row, label])  # as the results files hold
+        frame = np.minimum(row, RASTER_FRAMES - 1)
+        parts.append(make_events(slot, label, frame, conf, num_halves=2))
+    return concat_events(parts)
+
+
+def sweep_nms(
+    raw: Sequence[Mapping[int, np.ndarray]],
+    labels: Sequence[Mapping[str, np.ndarray]],
+    settings: Sequence[NmsSetting],
+    metrics: Sequence[str] = ("tight", "loose"),
+) -> pd.DataFrame:
+    """Evaluate each NMS setting on the same games.
+
+    Args:
+        raw: Per game ``{1: (T1, 17), 2: (T2, 17)}`` raw scores.
+        labels: Per game (same order) :func:`~comedian.spotting.metrics.read_labels` arrays.
+        settings: The grid.
+        metrics: Metric names; the first also gets one column per class.
+
+    Returns:
+        One row per setting: ``setting, kind, window, threshold, min_weight``, one column per
+        metric (average-mAP), ``<first metric>/<class>`` columns and ``seconds``.
+    """
+    if len(raw) != len(labels) or not raw:
+        raise ValueError(
+            f"need raw scores and labels of the same games, got {len(raw)}, {len(labels)}"
+        )
+    gt = label_events(list(labels))
+    stack, lengths = _stack_halves(raw)  # (H, T, C)
+    rows = []
+    for setting in settings:
+        start = time.perf_counter()
+        evaluator = Evaluator(gt, peak_events(setting.apply(stack), lengths))
+        row: dict[str, object] = {
+            "setting": setting.slug,
+            "kind": setting.kind,
+            "window": setting.window,
+            "threshold": setting.threshold,
+            "min_weight": setting.min_weight,
+        }
+        results = {m: evaluator.average_map(m) for m in metrics}
+        row.update({m: results[m]["a_mAP"] for m in metrics})
+        per_class = results[metrics[0]]["a_mAP_per_class"]
+        row.update({f"{metrics[0]}/{name}": v for name, v in zip(CLASSES, per_class, strict=True)})
+        row["seconds"] = time.perf_counter() - start
+        logger.info("%s: %s", setting.slug, {m: round(row[m], 4) for m in metrics})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_heatmap(
+    table: pd.DataFrame, path: str | Path, metrics: Sequence[str] = ("tight", "loose")
+) -> None:
+    """Heatmap PNG of a sweep: one panel per (NMS kind and min_weight, metric); rows windows,
+    columns thresholds, cells average-mAP x 100. Written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from comedian.atomic import atomic_path
+
+    groups = list(table.groupby(["kind", "min_weight"], sort=True))
+    fig, axes = plt.subplots(
+        len(groups), len(metrics), figsize=(4.5 * len(metrics), 3.5 * len(groups)), squeeze=False
+    )
+    for r, ((kind, mw), sub) in enumerate(groups):
+        for c, metric in enumerate(metrics):
+            mat = sub.pivot_table(index="window", columns="threshold", values=metric) * 100
+            ax = axes[r, c]
+            im = ax.imshow(mat.to_numpy(), cmap="viridis", aspect="auto")
+            ax.set_xticks(range(mat.shape[1]), [_num(t) for t in mat.columns], rotation=45)
+            ax.set_yticks(range(mat.shape[0]), [str(w) for w in mat.index])
+            ax.set_xlabel("threshold")
+            ax.set_ylabel("window (0.5 s steps)")
+            ax.set_title(f"{kind} NMS (min_weight {_num(mw)}): {metric} a-mAP")
+            values = mat.to_numpy()
+            middle = (np.nanmin(values) + np.nanmax(values)) / 2
+            for (i, j), v in np.ndenumerate(values):
+                color = "k" if v > middle else "w"  # readable on both ends of viridis
+                ax.text(j, i, f"{v:.1f}", ha="center", va="center", color=color, fontsize=8)
+            fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)

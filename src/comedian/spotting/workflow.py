@@ -1,0 +1,91 @@
+"""Path conventions and input functions of rules/spotting.smk (kept here so that the rules file
+holds rules only).
+
+Usage (in rules/spotting.smk):
+    spotting_raw = raw_scores_input(ensembles)      # input function of {run} and {split}
+    targets = evaluation_targets(["a"], ["test"], "soft_w20_t0.001_m0")
+
+Raw scores of a run live in ``results/infer/{run}/{split}/raw``, those of an ensemble named in
+config in ``results/ensemble/{run}/{split}/raw``; everything downstream is keyed by the NMS
+setting slug (:class:`comedian.spotting.sweep.NmsSetting`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from comedian.data.soccernet import LABELS_NAME
+from comedian.spotting.sweep import NmsSetting
+
+Wildcards = Any  # snakemake.io.Wildcards: attribute access to the rule's wildcards
+
+
+def raw_scores_dir(run: str, split: str, ensembles: Mapping[str, Sequence[str]]) -> str:
+    """Raw scores folder of a run, or of an ensemble when ``run`` names one."""
+    stage = "ensemble" if run in ensembles else "infer"
+    return f"results/{stage}/{run}/{split}/raw"
+
+
+def raw_scores_input(ensembles: Mapping[str, Sequence[str]]) -> Callable[[Wildcards], str]:
+    """Input function: the raw scores folder of ``{run}`` on ``{split}``."""
+
+    def spotting_raw(wildcards: Wildcards) -> str:
+        return raw_scores_dir(wildcards.run, wildcards.split, ensembles)
+
+    return spotting_raw
+
+
+def ensemble_members_input(
+    ensembles: Mapping[str, Sequence[str]],
+) -> Callable[[Wildcards], list[str]]:
+    """Input function: the raw scores folders of the runs of ensemble ``{run}``."""
+
+    def ensemble_members(wildcards: Wildcards) -> list[str]:
+        members = ensembles[wildcards.run]
+        return [raw_scores_dir(run, wildcards.split, ensembles) for run in members]
+
+    return ensemble_members
+
+
+def split_labels_input(
+    games: pd.DataFrame, data_root: str | Path
+) -> Callable[[Wildcards], list[str]]:
+    """Input function: the ``Labels-v2.json`` of every game of ``{split}`` (games table)."""
+    by_split = {
+        split: [str(Path(data_root) / p / LABELS_NAME) for p in group["path"]]
+        for split, group in games.groupby("split")
+    }
+
+    def split_labels(wildcards: Wildcards) -> list[str]:
+        return by_split.get(wildcards.split, [])
+
+    return split_labels
+
+
+def nms_args(wildcards: Wildcards) -> str:
+    """Params function: the ``comedian nms`` options of the setting in the ``{nms}`` slug."""
+    s = NmsSetting.from_slug(wildcards.nms)
+    return (
+        f"--type {s.kind} --window {s.window} --threshold {s.threshold} --min-weight {s.min_weight}"
+    )
+
+
+def evaluation_targets(runs: Iterable[str], splits: Iterable[str], slug: str) -> list[str]:
+    """``metrics.json`` targets of ``runs`` x ``splits`` for one NMS setting slug."""
+    return [
+        f"results/evaluate/{run}/{split}/{slug}/metrics.json" for run in runs for split in splits
+    ]
+
+
+def sweep_targets(runs: Iterable[str], splits: Iterable[str]) -> list[str]:
+    """NMS sweep table and heatmap targets of ``runs`` x ``splits``."""
+    return [
+        f"results/sweep/{run}/{split}/{name}"
+        for run in runs
+        for split in splits
+        for name in ("sweep.tsv", "heatmap.png")
+    ]

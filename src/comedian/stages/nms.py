@@ -1,0 +1,82 @@
+"""Stage ``nms``: raw per-half scores -> one ``results_spotting.json`` per game (method.md s. 8).
+
+Usage:
+    python -m comedian nms --raw results/infer/RUN/test/raw --out results/nms/RUN/test/soft_w20_t0.001_m0 \
+        --type soft --window 20 --threshold 0.001 --min-weight 0 [--zip submission.zip]
+
+Reads ``<raw>/<game>/1.npy, 2.npy`` (:mod:`comedian.spotting.scores`) for every game found and
+writes ``<out>/<game>/results_spotting.json`` in the official format, plus
+``<out>/config.resolved.yaml``. Defaults are COMEDIAN's: soft NMS, window 20 grid steps (10 s),
+threshold 0.001, min_weight 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from comedian.config import write_resolved
+from comedian.data.soccernet import NUM_CLASSES, RESULTS_NAME
+from comedian.spotting.nms import nms
+from comedian.spotting.results import peaks_to_predictions, write_results, zip_results
+from comedian.spotting.scores import find_raw_games, read_raw_game
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    raw: Path = dataclasses.field(metadata={"help": "raw scores folder (<game>/1.npy, 2.npy)"})
+    out: Path = dataclasses.field(metadata={"help": "results folder to write"})
+    zip: Path | None = dataclasses.field(
+        default=None, metadata={"help": "also write a challenge submission zip here"}
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    type: Literal["soft", "hard"] = dataclasses.field(
+        default="soft", metadata={"help": "NMS kind (method.md section 8: soft)"}
+    )
+    window: int = dataclasses.field(
+        default=20, metadata={"help": "window in 0.5 s grid steps (20 = +-5 s)"}
+    )
+    threshold: float = dataclasses.field(
+        default=0.001, metadata={"help": "stop / keep threshold (> 0)"}
+    )
+    min_weight: float = dataclasses.field(
+        default=0.0, metadata={"help": "soft NMS decay weight next to an emitted row"}
+    )
+    class_windows: tuple[int, ...] | None = dataclasses.field(
+        default=None, metadata={"help": "one window per class (17), overrides window"}
+    )
+
+
+def apply_nms(cfg: Config, scores: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """NMS of both halves of one game (padded to one length so they run together)."""
+    length = max(len(s) for s in scores.values())
+    stack = np.zeros((len(scores), length, NUM_CLASSES), dtype=np.float32)  # (2, T, C)
+    for i, s in enumerate(scores.values()):
+        stack[i, : len(s)] = s  # zeros are never emitted nor suppress anything
+    window = cfg.window if cfg.class_windows is None else list(cfg.class_windows)
+    peaks = nms(
+        stack, kind=cfg.type, window=window, threshold=cfg.threshold, min_weight=cfg.min_weight
+    )
+    return {h: peaks[i, : len(s)] for i, (h, s) in enumerate(scores.items())}
+
+
+def run(cfg: Config, *, paths: Paths) -> None:
+    games = find_raw_games(paths.raw)
+    total = 0
+    for game in games:
+        predictions = peaks_to_predictions(apply_nms(cfg, read_raw_game(paths.raw, game)))
+        write_results(paths.out / game / RESULTS_NAME, game, predictions)
+        total += len(predictions["half"])
+    logger.info("%d games, %d predictions -> %s", len(games), total, paths.out)
+    if paths.zip is not None:
+        zip_results(paths.out, paths.zip)
+    write_resolved(paths.out / "config.resolved.yaml", stage="nms", config=cfg, paths=paths)

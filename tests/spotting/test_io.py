@@ -1,0 +1,185 @@
+"""Raw score files, results files (official format) and the challenge zip."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from comedian.data.soccernet import RESULTS_NAME
+from comedian.spotting.metrics import position_to_frame
+from comedian.spotting.results import (
+    parse_canonical,
+    peaks_to_predictions,
+    read_results,
+    results_text,
+    round_confidence,
+    write_results,
+    zip_results,
+)
+from comedian.spotting.scores import find_raw_games, read_raw_half, write_raw_game, write_raw_half
+
+GAME = "italy_serie-a/2016-2017/2017-01-08 - 17-00 AC Milan 1 - 0 Torino"
+
+
+def test_raw_round_trip_and_layout(tmp_path: Path) -> None:
+    scores = {1: np.ones((5, 17), np.float32), 2: np.zeros((7, 17), np.float32)}
+    write_raw_game(tmp_path, GAME, scores)
+    assert (tmp_path / GAME / "1.npy").is_file() and (tmp_path / GAME / "2.npy").is_file()
+    assert find_raw_games(tmp_path) == [GAME]
+    np.testing.assert_array_equal(read_raw_half(tmp_path / GAME / "2.npy"), scores[2])
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((5, 17), np.float64), "must be float32"),
+        (np.zeros((5, 16), np.float32), r"shape \(T, 17\)"),
+        (np.full((5, 17), np.nan, np.float32), "NaN or inf"),
+    ],
+)
+def test_raw_reading_names_file_and_problem(
+    tmp_path: Path, array: np.ndarray, message: str
+) -> None:
+    path = tmp_path / "1.npy"
+    np.save(path, array)
+    with pytest.raises(ValueError, match=message) as err:
+        read_raw_half(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(ValueError, match=message):
+        write_raw_half(tmp_path / "x.npy", array)
+
+
+def test_raw_game_needs_both_halves(tmp_path: Path) -> None:
+    write_raw_half(tmp_path / GAME / "1.npy", np.zeros((3, 17), np.float32))
+    with pytest.raises(ValueError, match="2.npy"):
+        find_raw_games(tmp_path)
+
+
+def test_results_official_format_and_round_trip(tmp_path: Path) -> None:
+    peaks = {1: np.zeros((700, 17)), 2: np.zeros((10, 17))}
+    peaks[1][646, 2] = 0.9  # 323 s: "1 - 05:23"
+    peaks[1][3, 0] = 1 / 3
+    peaks[2][9, 16] = 0.001
+    preds = peaks_to_predictions(peaks)
+    path = tmp_path / GAME / RESULTS_NAME
+    write_results(path, GAME, preds)
+    doc = json.loads(path.read_text())
+    assert doc["UrlLocal"] == GAME
+    assert doc["predictions"][1] == {
+        "gameTime": "1 - 05:23",
+        "label": "Goal",
+        "position": "323000",
+        "half": "1",
+        "confidence": 0.9,
+    }
+    assert [p["label"] for p in doc["predictions"]] == ["Penalty", "Goal", "Yellow->red card"]
+    back = read_results(path)
+    for key in preds:
+        np.testing.assert_array_equal(back[key], preds[key])  # confidences bit-exact
+    # Row r lands back on raster frame r.
+    np.testing.assert_array_equal(position_to_frame(back["position_ms"]), [3, 646, 9])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"label": "Dribble"}, "unknown label 'Dribble'"),
+        ({"confidence": float("nan")}, "NaN or inf"),
+        ({"confidence": float("inf")}, "NaN or inf"),
+        ({"confidence": -0.5}, "negative"),
+        ({"half": "3"}, "half is not 1 or 2"),
+        ({"position": "12.5"}, "prediction 0"),
+    ],
+)
+def test_results_reader_rejects(tmp_path: Path, change: dict, message: str) -> None:
+    pred = {
+        "gameTime": "1 - 00:01",
+        "label": "Goal",
+        "position": "1000",
+        "half": "1",
+        "confidence": 0.5,
+    }
+    path = tmp_path / RESULTS_NAME
+    path.write_text(json.dumps({"UrlLocal": "", "predictions": [pred | change]}))
+    with pytest.raises(ValueError, match=message) as err:
+        read_results(path)
+    assert str(path) in str(err.value)
+
+
+def test_writer_rejects_bad_confidence(tmp_path: Path) -> None:
+    preds = peaks_to_predictions({1: np.zeros((3, 17)), 2: np.zeros((3, 17))})
+    preds["confidence"] = np.array([])
+    write_results(tmp_path / "ok.json", GAME, preds)  # no prediction is fine
+    bad = {
+        "half": np.array([1]),
+        "label": np.array([0]),
+        "position_ms": np.array([0]),
+        "confidence": np.array([-1.0]),
+    }
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        write_results(tmp_path / "bad.json", GAME, bad)
+    assert json.loads(results_text(GAME, preds))["predictions"] == []
+
+
+def test_zip_keeps_game_paths(tmp_path: Path) -> None:
+    preds = peaks_to_predictions({1: np.eye(3, 17), 2: np.zeros((3, 17))})
+    write_results(tmp_path / "out" / GAME / RESULTS_NAME, GAME, preds)
+    assert zip_results(tmp_path / "out", tmp_path / "sub.zip") == 1
+    with zipfile.ZipFile(tmp_path / "sub.zip") as zf:
+        assert zf.namelist() == [f"{GAME}/{RESULTS_NAME}"]
+    with pytest.raises(ValueError, match="no results_spotting.json"):
+        zip_results(tmp_path / "empty", tmp_path / "x.zip")
+
+
+def _random_predictions(rng: np.random.Generator, n: int, rounded: bool) -> dict:
+    conf = rng.random(n) ** 3
+    conf[: min(n, 3)] = [0.0, 1.0, 5e-324][: min(n, 3)]
+    return {
+        "half": np.sort(rng.integers(1, 3, n)),
+        "label": rng.integers(0, 17, n),
+        "position_ms": rng.integers(0, 10**8, n) // rng.choice([1, 500]),
+        "confidence": round_confidence(conf) if rounded else conf,
+    }
+
+
+@pytest.mark.parametrize("rounded", [True, False])
+def test_canonical_parse_equals_json(rounded: bool) -> None:
+    rng = np.random.default_rng(int(rounded))
+    for n in (0, 1, 2, 7, 500):
+        preds = _random_predictions(rng, n, rounded)
+        text = results_text(GAME, preds).encode()
+        fast = parse_canonical(text)
+        if rounded:  # fixed-point confidences: the numpy parser reads the file
+            assert fast is not None
+        generic = json.loads(text)["predictions"]
+        want = preds if fast is None else fast
+        assert [p["confidence"] for p in generic] == want["confidence"].tolist()
+        assert [int(p["position"]) for p in generic] == want["position_ms"].tolist()
+        for key in preds:
+            np.testing.assert_array_equal(want[key], preds[key])
+
+
+def test_other_layouts_and_tampered_files_fall_back_to_json(tmp_path: Path) -> None:
+    preds = _random_predictions(np.random.default_rng(2), 20, rounded=True)
+    preds["label"][0] = 2  # a Goal
+    text = results_text(GAME, preds)
+    doc = json.loads(text)
+    assert parse_canonical(json.dumps(doc, indent=4).encode()) is None
+    # One line with another key order, one with an escape, a broken number: not canonical.
+    lines = text.split("\n")
+    swapped = lines.copy()
+    swapped[3] = swapped[3].replace('"half"', '"hal"')
+    assert parse_canonical("\n".join(swapped).encode()) is None
+    assert parse_canonical(text.replace("Goal", "Go\\u0061l").encode()) is None
+    assert parse_canonical(text.replace(".", "x", 3).encode()) is None
+    # read_results still reads every valid layout, with the same arrays.
+    for i, variant in enumerate([json.dumps(doc, indent=4), text.replace("Goal", "Go\\u0061l")]):
+        path = tmp_path / f"{i}.json"
+        path.write_text(variant)
+        back = read_results(path)
+        for key in preds:
+            np.testing.assert_array_equal(back[key], preds[key])
