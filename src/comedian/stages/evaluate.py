@@ -1,8 +1,8 @@
 """Stage ``evaluate``: SoccerNet average-mAP of results files against labels (method.md s. 9).
 
 Usage:
-    python -m comedian evaluate --labels data/SoccerNet --predictions results/nms/RUN/test/SETTING \
-        --out results/evaluate/RUN/test/SETTING/metrics.json [--metric all] \
+    python -m comedian evaluate --labels data/SoccerNet --predictions results/nms/RUN/test/SETTING \\
+        --out results/evaluate/RUN/test/SETTING/metrics.json [--metric all] \\
         [--games results/games/games.tsv --split test]
 
 Games: every game under ``--labels`` with a ``Labels-v2.json``, or with ``--split`` the games of

@@ -1,7 +1,7 @@
 """Stage ``games``: write the games table (slug, split, path) the pipeline runs on.
 
 Usage:
-    python -m comedian games --out results/games/games.tsv --source soccernet \
+    python -m comedian games --out results/games/games.tsv --source soccernet \\
         --set "splits=[train, valid, test]"
 
 The same :func:`build_table` runs inside Snakemake at DAG-parse time (rules/common.smk), so the
