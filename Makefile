@@ -38,7 +38,7 @@ lint: $(STAMP)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --quiet rules
-	$(BIN)/snakemake --profile profiles/slurm -n --quiet rules --config dataset='{source: soccernet, root: /nonexistent/SoccerNet, splits: [train, valid, test, challenge]}'
+	$(BIN)/snakemake --profile profiles/slurm -n --quiet rules
 
 test: lint dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
