@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from comedian.data.soccernet import RESULTS_NAME
+from comedian.data.soccernet import CLASS_INDEX, RESULTS_NAME
 from comedian.spotting.metrics import position_to_frame
 from comedian.spotting.results import (
     parse_canonical,
@@ -141,7 +141,8 @@ def _random_predictions(rng: np.random.Generator, n: int, rounded: bool) -> dict
     return {
         "half": np.sort(rng.integers(1, 3, n)),
         "label": rng.integers(0, 17, n),
-        "position_ms": rng.integers(0, 10**8, n) // rng.choice([1, 500]),
+        # Up to 2.7 h: gameTime minutes with 2 and 3 digits in one file.
+        "position_ms": rng.integers(0, 10**7, n) // rng.choice([1, 500]),
         "confidence": round_confidence(conf) if rounded else conf,
     }
 
@@ -183,3 +184,124 @@ def test_other_layouts_and_tampered_files_fall_back_to_json(tmp_path: Path) -> N
         back = read_results(path)
         for key in preds:
             np.testing.assert_array_equal(back[key], preds[key])
+
+
+def test_canonical_lines_sit_on_8_byte_boundaries() -> None:
+    preds = _random_predictions(np.random.default_rng(3), 50, rounded=True)
+    text = results_text(GAME, preds).encode()
+    lines = text.split(b"\n")
+    assert len(lines[0]) + 1 == text.index(b'{"gameTime"')
+    assert (len(lines[0]) + 1) % 8 == 0
+    strides = {len(line) + 1 for line in lines[1:-3]}  # lines with their ",\n"
+    assert strides == {len(lines[-3]) + 2}  # the last line has no ","
+    assert strides.pop() % 8 == 0
+
+
+def test_unaligned_column_layout_is_still_canonical() -> None:
+    # A file without the alignment padding (an older writer) is read through one copy.
+    preds = _random_predictions(np.random.default_rng(4), 40, rounded=True)
+    text = results_text(GAME, preds).encode()
+    header_end = text.index(b"\n")
+    unaligned = text[:header_end].rstrip(b" ") + text[header_end:]
+    unaligned = unaligned.replace(b'"label": ', b'"label":  ')  # stride + 1
+    fast = parse_canonical(unaligned)
+    assert fast is not None
+    for key in preds:
+        np.testing.assert_array_equal(fast[key], preds[key])
+
+
+def test_long_positions_and_large_confidences_fall_back_to_json(tmp_path: Path) -> None:
+    preds = _random_predictions(np.random.default_rng(5), 10, rounded=True)
+    for position, confidence in [(10**7, 0.5), (123_456_789_012, 0.5), (500, 9000.0)]:
+        changed = {k: v.copy() for k, v in preds.items()}
+        changed["position_ms"][3] = position
+        changed["confidence"][4] = confidence
+        path = tmp_path / f"{position}.json"
+        write_results(path, GAME, changed)
+        assert parse_canonical(path.read_bytes()) is None
+        back = read_results(path)
+        for key in preds:
+            np.testing.assert_array_equal(back[key], changed[key])
+
+
+def test_large_files_are_read_exactly(tmp_path: Path) -> None:
+    # Large enough to be memory-mapped.
+    preds = _random_predictions(np.random.default_rng(6), 3000, rounded=True)
+    path = tmp_path / RESULTS_NAME
+    write_results(path, GAME, preds)
+    assert path.stat().st_size > 1 << 16
+    back = read_results(path)
+    for key in preds:
+        np.testing.assert_array_equal(back[key], preds[key])
+
+
+def _json_arrays(text: bytes) -> dict[str, list] | None:
+    """What ``json`` reads from a results text (unknown labels as -1); None if it fails."""
+    try:
+        doc = json.loads(text)
+        items = doc["predictions"]
+        return {
+            "half": [int(p["half"]) for p in items],
+            "label": [CLASS_INDEX.get(p["label"], -1) for p in items],
+            "position_ms": [int(p["position"]) for p in items],
+            "confidence": [float(p["confidence"]) for p in items],
+        }
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def test_mutated_files_are_rejected_or_read_as_json_reads_them() -> None:
+    """One or two bytes of a canonical file changed: the numpy parser either declines the file
+    or returns exactly what ``json`` reads (never a value from an invalid file)."""
+    rng = np.random.default_rng(7)
+    alphabet = np.frombuffer(b' "0123456789.,:-\n{}[]\\aGl\x00\x7f\xff\t', dtype=np.uint8)
+    accepted = 0
+    for _ in range(3000):
+        preds = _random_predictions(rng, int(rng.integers(1, 6)), rounded=True)
+        preds["position_ms"] %= 10 ** int(rng.integers(1, 8))
+        if rng.random() < 0.3:
+            preds["confidence"] = round_confidence(preds["confidence"] * rng.choice([10, 5000]))
+        text = bytearray(results_text(GAME, preds).encode())
+        for _ in range(int(rng.integers(1, 3))):
+            text[int(rng.integers(0, len(text)))] = int(rng.choice(alphabet))
+        fast = parse_canonical(bytes(text))
+        if fast is None or (fast["label"] < 0).any():  # read_results then asks json
+            continue
+        accepted += 1
+        want = _json_arrays(bytes(text))
+        assert want is not None, bytes(text)
+        for key, values in want.items():
+            assert fast[key].tolist() == values, (key, bytes(text))
+    assert 100 < accepted < 3000  # both outcomes were exercised
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b" 0.5", b"00.5"),  # a leading zero: not JSON
+        (b" 0.5", b"-0.5"),
+        (b"0.500000000000", b"0.50000000000x"),
+        (b'"1 - 00:01"', b'"1 - 00:0""'),  # a quote inside a string: not JSON
+        (b'"1 - 00:01"', b'"1 - 00:0\x01"'),  # a control character: not JSON
+        (b'"half": "1"', b'"half": "3"'),
+        (b'"1000"', b'"1 00"'),
+        (b'"1000"', b'    ""'),  # an empty position
+        (b"},\n", b"};\n"),
+        (b'"half"', b'"halt"'),
+        (b'"Goal"', b'"Gaol"'),
+    ],
+)
+def test_tampered_cells_are_not_read_by_the_numpy_parser(old: bytes, new: bytes) -> None:
+    preds = {
+        "half": np.array([1, 1, 2]),
+        "label": np.array([2, 0, 3]),
+        "position_ms": np.array([1000, 2000, 3000]),
+        "confidence": np.array([0.5, 12.25, 1.0]),
+    }
+    text = results_text(GAME, preds).encode()
+    assert old in text
+    tampered = text.replace(old, new, 1)
+    assert len(tampered) == len(text)
+    fast = parse_canonical(tampered)
+    assert fast is None or (fast["label"] < 0).any()
+    assert parse_canonical(text) is not None

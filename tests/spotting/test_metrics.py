@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from spotting_oracles import sequential_matching
 
-from comedian.data.soccernet import CLASS_INDEX, NUM_CLASSES
+from comedian.data.soccernet import CLASS_INDEX, LABELS_NAME, NUM_CLASSES, RESULTS_NAME
 from comedian.spotting.metrics import (
     Evaluator,
+    evaluate_games,
     label_events,
     make_events,
     match_predictions,
     position_to_frame,
     prediction_events,
+    threshold_bins,
 )
+from comedian.spotting.results import write_results
 
 
 def _labels(*events: tuple[int, str, int, float]) -> dict[str, np.ndarray]:
@@ -47,6 +53,13 @@ def test_position_to_frame_floors_at_2fps_and_clips() -> None:
     np.testing.assert_array_equal(
         position_to_frame(np.array([0, 499, 500, 4999, 323400, 10**9])), [0, 0, 1, 9, 646, 14399]
     )
+
+
+def test_position_to_frame_is_the_official_float_formula() -> None:
+    rng = np.random.default_rng(0)
+    ms = np.r_[np.arange(200_000), rng.integers(0, 10**7, 10**5), rng.integers(0, 2**62, 1000)]
+    official = [min(int(2 * (p / 1000)), 14399) for p in ms.tolist()]
+    np.testing.assert_array_equal(position_to_frame(ms), official)
 
 
 def test_one_hit_gives_one_class_full_ap() -> None:
@@ -126,3 +139,59 @@ def test_vectorized_matching_equals_sequential_loop(radius: int) -> None:
                 radius,
             )
             np.testing.assert_array_equal(got[p], want)
+
+
+def test_label_file_order_decides_a_shared_frame(tmp_path: Path) -> None:
+    """Officially the last annotation *in file order* sets a (half, class, frame) cell: here the
+    not-shown one at 100.0 s, listed after a visible one at 100.4 s (same frame 200). A table
+    sorted by position would make the cell visible instead."""
+    game = "league/season/game"
+    (tmp_path / "labels" / game).mkdir(parents=True)
+    annotations = [
+        {"gameTime": "1 - 01:40", "label": "Goal", "position": str(ms), "visibility": vis}
+        for ms, vis in [(100_400, "visible"), (100_000, "not shown")]
+    ]
+    (tmp_path / "labels" / game / LABELS_NAME).write_text(json.dumps({"annotations": annotations}))
+    write_results(tmp_path / "preds" / game / RESULTS_NAME, game, _preds((1, "Goal", 100_000, 0.9)))
+    result = evaluate_games(tmp_path / "labels", tmp_path / "preds", metrics=["at1"])["at1"]
+    assert result["a_mAP_unshown"] == pytest.approx(1 / 17)
+    assert result["a_mAP_visible"] == 0.0
+
+
+@pytest.mark.parametrize("time_sorted", [True, False])
+def test_make_events_sorts_and_keeps_the_last_event_of_a_cell(time_sorted: bool) -> None:
+    rng = np.random.default_rng(int(time_sorted))
+    n = 2000
+    slot, label = rng.integers(0, 4, n), rng.integers(0, NUM_CLASSES, n)
+    frame, value = rng.integers(0, 300, n), rng.random(n)
+    if time_sorted:  # as our results files: by half, then frame
+        order = np.lexsort((frame, slot))
+        slot, label, frame, value = slot[order], label[order], frame[order], value[order]
+    events = make_events(slot, label, frame, value, num_halves=4)
+    # Oracle: a dict filled in file order keeps the last event of each cell.
+    cells = {}
+    for s, c, f, v in zip(
+        slot.tolist(), label.tolist(), frame.tolist(), value.tolist(), strict=True
+    ):
+        cells[(s * NUM_CLASSES + c, f)] = v
+    want = sorted(cells.items())
+    np.testing.assert_array_equal(events.group, [k[0] for k, _ in want])
+    np.testing.assert_array_equal(events.frame, [k[1] for k, _ in want])
+    np.testing.assert_array_equal(events.value, [v for _, v in want])
+    np.testing.assert_array_equal(events.key, events.group * 2**20 + events.frame)
+
+
+def test_threshold_bins_equal_a_binary_search() -> None:
+    rng = np.random.default_rng(0)
+    thresholds = np.linspace(0, 1, 200)
+    scores = np.r_[
+        rng.random(10_000),
+        thresholds,
+        np.nextafter(thresholds, 2),  # just above and below every threshold
+        np.nextafter(thresholds, -1),
+        np.round(rng.random(1000), 3),
+        [-1.0, 0.0, 1.0, 2.0, 5000.0, 1e300],
+    ]
+    np.testing.assert_array_equal(
+        threshold_bins(scores), np.searchsorted(thresholds, scores, side="right")
+    )

@@ -7,9 +7,12 @@ Usage:
     pred = prediction_events([read_results(out / game / "results_spotting.json") ...])
     result = Evaluator(gt, pred).average_map("tight")  # {"a_mAP": ..., "a_mAP_per_class": ...}
 
-Speed: the predictions are never sorted; each tolerance costs a greedy matching on the few
-predictions near a ground truth (vectorized rounds) and per-class histograms over the 200
-thresholds (``bincount`` + suffix sums).
+Speed: events are put in (half, class, frame) order by stable radix sorts on small integer keys
+(O(N); a file sorted by time, as ours, needs one); each prediction gets its histogram cell
+(visibility tag, class, threshold bin) once; each tolerance then costs a greedy matching on the
+few predictions near a ground truth (vectorized rounds) and a histogram of its true positives,
+with counts at the 200 thresholds from ``bincount`` + suffix sums. All games of an evaluation
+are one concatenated event array (half slots numbered game after game).
 
 Conventions of ``SoccerNet.Evaluation.ActionSpotting.evaluate(..., version=2)`` reproduced here:
 
@@ -32,10 +35,9 @@ Conventions of ``SoccerNet.Evaluation.ActionSpotting.evaluate(..., version=2)`` 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +72,8 @@ RESULT_KEYS: tuple[str, ...] = (
     "a_mAP_per_class_unshown",
 )
 # Key stride of (group, frame) pairs; larger than the raster plus twice the widest tolerance.
-_KEY_STRIDE = 1 << 20
+_KEY_BITS = 20
+_KEY_STRIDE = 1 << _KEY_BITS
 
 
 @dataclass(frozen=True)
@@ -78,30 +81,49 @@ class Events:
     """Rasterized events of several halves, deduplicated and sorted by (group, frame).
 
     ``group = half_slot * 17 + class`` where ``half_slot`` numbers the halves (game i's first
-    and second half are slots 2i and 2i + 1).
+    and second half are slots 2i and 2i + 1). Only the key and the value are stored (16 bytes an
+    event: evaluations hold millions of predictions).
 
     Attributes:
-        group: int64 (N,).
-        frame: int64 (N,) raster frame in [0, RASTER_FRAMES).
+        key: int64 (N,) ``group * 2**20 + frame``, increasing.
         value: float64 (N,): +1 / -1 visibility for ground truth, confidence for predictions.
         num_halves: Number of half slots (so that empty halves still count).
     """
 
-    group: np.ndarray
-    frame: np.ndarray
+    key: np.ndarray
     value: np.ndarray
     num_halves: int
 
-    @functools.cached_property
-    def key(self) -> np.ndarray:
-        """int64 (N,) sort key ``group * 2**20 + frame`` (increasing)."""
-        return self.group * _KEY_STRIDE + self.frame
+    @property
+    def group(self) -> np.ndarray:
+        """int64 (N,) ``half_slot * 17 + class``."""
+        return self.key >> _KEY_BITS
+
+    @property
+    def frame(self) -> np.ndarray:
+        """int64 (N,) raster frame in [0, RASTER_FRAMES)."""
+        return self.key & (_KEY_STRIDE - 1)
 
 
 def position_to_frame(position_ms: np.ndarray) -> np.ndarray:
-    """Official rasterization: ``int(2 * (position / 1000))``, clipped to the last frame."""
-    frames = np.trunc(FRAMERATE * (np.asarray(position_ms, dtype=np.int64) / 1000))
-    return np.minimum(frames.astype(np.int64), RASTER_FRAMES - 1)
+    """Official rasterization ``int(2 * (position / 1000))``, clipped to the last frame.
+
+    For integer ms p >= 0 this is exactly ``p // 500``: with p = 500 r + s (0 <= s < 500) the
+    double ``2 * (p / 1000)`` is r exactly for s = 0, and otherwise within 2**-53 * p / 500
+    (< 1 / 500 for p < 2**53) of r + s / 500, so it truncates to r; larger p clip either way.
+    """
+    frames = np.asarray(position_ms, dtype=np.int64) // (1000 // FRAMERATE)
+    return np.minimum(frames, RASTER_FRAMES - 1)
+
+
+def _stable_order(values: np.ndarray, bound: int) -> np.ndarray:
+    """Stable argsort of integers in [0, bound): radix sorts on 8 / 16-bit keys, O(N)."""
+    if bound <= 1 << 8:
+        return np.argsort(values.astype(np.uint8), kind="stable")
+    if bound <= 1 << 16:
+        return np.argsort(values.astype(np.uint16), kind="stable")
+    low = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((values[low] >> 16).astype(np.uint16), kind="stable")]
 
 
 def make_events(
@@ -121,41 +143,24 @@ def make_events(
         num_halves: Number of half slots.
     """
     slot = np.asarray(slot, dtype=np.int64)
-    label = np.asarray(label, dtype=np.int64)
     frame = np.asarray(frame, dtype=np.int64)
     value = np.asarray(value, dtype=np.float64)
-    # One cell per (half, class, frame), in (group, frame) order. The last event on a cell is
-    # found on a dense raster (no sort): a chunk of cells at a time to bound the memory.
-    cell = (slot * NUM_CLASSES + label) * RASTER_FRAMES + frame  # (N,)
-    total = num_halves * NUM_CLASSES * RASTER_FRAMES
-    if total <= _CELLS_PER_CHUNK:  # one game: one small raster
-        chunks = [np.arange(len(cell))]
+    group = slot * NUM_CLASSES + np.asarray(label, dtype=np.int64)  # (N,)
+    # Stable radix sorts keep file order among equal keys. Files sorted by time (ours) are
+    # sorted by key once sorted by group; others are sorted by frame first (LSD radix).
+    groups = max(1, num_halves * NUM_CLASSES)
+    time_key = slot * RASTER_FRAMES + frame
+    if (time_key[1:] >= time_key[:-1]).all():
+        order = _stable_order(group, groups)
     else:
-        chunk = cell // _CELLS_PER_CHUNK
-        if len(cell) and chunk.max() >= np.iinfo(np.int16).max:
-            raise ValueError(f"too many halves ({num_halves}) for one evaluation")
-        # Stable small-integer sort (radix): each chunk's events, still in file order.
-        by_chunk = np.argsort(chunk.astype(np.int16), kind="stable")
-        bounds = np.searchsorted(chunk[by_chunk], np.arange(chunk.max() + 2 if len(cell) else 0))
-        chunks = [by_chunk[bounds[k] : bounds[k + 1]] for k in range(len(bounds) - 1)]
-    keep = []
-    for k, events in enumerate(chunks):
-        if not len(events):
-            continue
-        last = np.full(min(_CELLS_PER_CHUNK, total - k * _CELLS_PER_CHUNK), -1, dtype=np.int64)
-        np.maximum.at(last, cell[events] - k * _CELLS_PER_CHUNK, events)  # latest event per cell
-        keep.append(last[last >= 0])
-    kept = np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
-    return Events(
-        group=slot[kept] * NUM_CLASSES + label[kept],
-        frame=frame[kept],
-        value=value[kept],
-        num_halves=num_halves,
-    )
-
-
-#: Raster cells handled at once when deduplicating events (32 MB of int64).
-_CELLS_PER_CHUNK = 1 << 22
+        order = _stable_order(frame, RASTER_FRAMES)
+        order = order[_stable_order(group[order], groups)]
+    key = group[order] * _KEY_STRIDE + frame[order]
+    step = np.diff(key)
+    if (step == 0).any():  # several events on one cell: the last one in file order wins
+        last = np.r_[step != 0, True]
+        order, key = order[last], key[last]
+    return Events(key=key, value=value[order], num_halves=num_halves)
 
 
 def read_labels(path: str | Path) -> dict[str, np.ndarray]:
@@ -164,6 +169,15 @@ def read_labels(path: str | Path) -> dict[str, np.ndarray]:
     The half is the first character of ``gameTime``; the frame comes from ``position`` (ms) or,
     without it, from the ``MM:SS`` of ``gameTime``; labels outside the 17 classes and halves other
     than 1 and 2 are skipped (as officially).
+
+    Why not :func:`comedian.data.labels.read_labels` (the validated parser for training): the
+    metric must keep the official conventions, and that table cannot carry them. It is sorted by
+    (half, position), while officially the *last annotation in file order* sets a (half, class,
+    frame) cell: two annotations 0.4 s apart on one frame, the later one in time listed first,
+    give the earlier one's visibility officially and the later one's from the sorted table (a
+    visible / unshown swap; tested). It also rejects what the official evaluator accepts (labels
+    outside the 17 classes, annotations without ``position``, ``team`` or ``visibility``), so
+    an evaluation would fail where the official one runs.
 
     Returns:
         ``{"half", "label", "frame", "value"}`` arrays in file order (value +1 visible, -1 not
@@ -213,60 +227,103 @@ def read_labels(path: str | Path) -> dict[str, np.ndarray]:
 
 def concat_events(parts: Sequence[Events]) -> Events:
     """Events of several games, game i's half slots renumbered after those of games < i."""
-    offsets = np.cumsum([0] + [p.num_halves for p in parts])
+    offsets = np.cumsum([0] + [p.num_halves for p in parts])  # in half slots
+    shift = NUM_CLASSES * _KEY_STRIDE  # a half slot in key units
+    keys = [p.key + off * shift for p, off in zip(parts, offsets.tolist(), strict=False)]
     return Events(
-        group=np.concatenate(
-            [p.group + off * NUM_CLASSES for p, off in zip(parts, offsets, strict=False)]
-            or [np.zeros(0, np.int64)]
-        ),
-        frame=np.concatenate([p.frame for p in parts] or [np.zeros(0, np.int64)]),
-        value=np.concatenate([p.value for p in parts] or [np.zeros(0)]),
+        key=np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64),
+        value=np.concatenate([p.value for p in parts]) if parts else np.zeros(0),
         num_halves=int(offsets[-1]),
     )
 
 
-def label_events(games: Sequence[dict[str, np.ndarray]]) -> Events:
+def game_label_events(labels: Mapping[str, np.ndarray]) -> Events:
+    """One game's :func:`read_labels` arrays as :class:`Events` (half slots 0 and 1)."""
+    return make_events(labels["half"] - 1, labels["label"], labels["frame"], labels["value"], 2)
+
+
+def game_prediction_events(predictions: Mapping[str, np.ndarray]) -> Events:
+    """One game's ``{"half", "label", "position_ms", "confidence"}`` arrays (as
+    :func:`comedian.spotting.results.read_results` returns) as :class:`Events`."""
+    frame = position_to_frame(predictions["position_ms"])
+    return make_events(
+        predictions["half"] - 1, predictions["label"], frame, predictions["confidence"], 2
+    )
+
+
+def label_events(games: Sequence[Mapping[str, np.ndarray]]) -> Events:
     """Stack per-game :func:`read_labels` arrays into one :class:`Events` (game i's halves are
-    slots 2i and 2i + 1). Games are deduplicated one at a time (small, cache-sized rasters)."""
-    return concat_events(
-        [make_events(g["half"] - 1, g["label"], g["frame"], g["value"], 2) for g in games]
-    )
+    slots 2i and 2i + 1)."""
+    return concat_events([game_label_events(g) for g in games])
 
 
-def prediction_events(games: Sequence[dict[str, np.ndarray]]) -> Events:
-    """Stack per-game prediction arrays ``{"half", "label", "position_ms", "confidence"}``
-    (as :func:`comedian.spotting.results.read_results` returns) into one :class:`Events`."""
-    return concat_events(
-        [
-            make_events(
-                g["half"] - 1, g["label"], position_to_frame(g["position_ms"]), g["confidence"], 2
-            )
-            for g in games
-        ]
-    )
+def prediction_events(games: Sequence[Mapping[str, np.ndarray]]) -> Events:
+    """Stack per-game prediction arrays into one :class:`Events` (see
+    :func:`game_prediction_events`)."""
+    return concat_events([game_prediction_events(g) for g in games])
 
 
-def _closest_visibility(gt: Events, pred: Events) -> np.ndarray:
-    """Visibility (+1 / -1) of each prediction's closest ground truth, as officially defined.
+def _visible_owner(gt: Events, pred: Events) -> np.ndarray:
+    """Whether each prediction's closest ground truth is visible, as officially defined.
 
     Ground truth k of a (half, class) owns raster frames
     ``[max(0, (f[k-1] + f[k]) // 2), min(N, (f[k] + f[k+1]) // 2))`` with ``f[-1] = -f[0]`` and
-    ``f[K] = 2N``; frames of a class with no ground truth in the half get -1.
+    ``f[K] = 2N``; frames of a class with no ground truth in the half count as not visible (the
+    official -1). Returns bool (P,).
     """
-    if not len(gt.group):
-        return np.full(len(pred.group), -1.0)
+    if not len(gt.key) or not len(pred.key):
+        return np.zeros(len(pred.key), dtype=bool)
     same_prev = np.r_[False, gt.group[1:] == gt.group[:-1]]
     prev = np.where(same_prev, np.r_[0, gt.frame[:-1]], -gt.frame)
-    start_key = gt.group * _KEY_STRIDE + np.maximum(0, (prev + gt.frame) // 2)  # increasing
-    # Paint each ground truth's index over the predictions from its first one on (no search
-    # per prediction): owner[p] = last ground truth whose start key <= the prediction's key.
-    first = np.searchsorted(pred.key, start_key, side="left")  # (G,)
-    steps = np.zeros(len(pred.group) + 1, dtype=np.int64)
-    np.add.at(steps, first, 1)
-    owner = np.cumsum(steps[:-1]) - 1  # (P,)
-    safe = np.maximum(owner, 0)
-    valid = (owner >= 0) & (gt.group[safe] == pred.group)
-    return np.where(valid, gt.value[safe], -1.0)
+    start = gt.group * _KEY_STRIDE + np.maximum(0, (prev + gt.frame) // 2)  # (G,) increasing
+    # Each one's keys end where the next one's start, or at the end of its group.
+    end = np.r_[start[1:], 0]
+    last_of_group = np.r_[~same_prev[1:], True]
+    end[last_of_group] = (gt.group[last_of_group] + 1) * _KEY_STRIDE
+    visible = gt.value > 0
+    # Paint +1 / -1 at the first prediction inside / after each visible range: one cumsum.
+    steps = np.zeros(len(pred.key) + 1, dtype=np.int32)
+    np.add.at(steps, np.searchsorted(pred.key, start[visible]), 1)
+    np.add.at(steps, np.searchsorted(pred.key, end[visible]), -1)
+    return np.cumsum(steps[:-1]) > 0
+
+
+def _matched(gt: Events, pred: Events, radius: int, used: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the predictions the official greedy matching takes at one radius (frames).
+
+    Args:
+        used: Optional all-False bool (P,) scratch, left all False on return.
+    """
+    if not len(gt.key) or not len(pred.key):
+        return np.zeros(0, dtype=np.int64)
+    lo = np.searchsorted(pred.key, gt.key - radius, side="left")
+    hi = np.searchsorted(pred.key, gt.key + radius, side="right")
+    # Only ground truths with a candidate and the predictions in their windows take part.
+    has = hi > lo
+    lo, hi, group, frame = lo[has], hi[has], gt.group[has], gt.frame[has]
+    new_comp = np.r_[True, (group[1:] != group[:-1]) | (np.diff(frame) > 2 * radius)]
+    comp = np.cumsum(new_comp)
+    if used is None:
+        used = np.zeros(len(pred.key), dtype=bool)
+    pending = np.arange(len(lo))
+    taken_all = []
+    while pending.size:
+        cand = _best_unused(pred.value, used, lo[pending], hi[pending])
+        c = comp[pending]
+        first = np.r_[True, c[1:] != c[:-1]]
+        repeat = np.r_[False, (cand[1:] == cand[:-1]) & (cand[1:] >= 0)] & ~first
+        n = np.arange(pending.size)
+        comp_start = np.maximum.accumulate(np.where(first, n, 0))
+        last_repeat = np.maximum.accumulate(np.where(repeat, n, -1))
+        blocked = last_repeat >= comp_start
+        taken = cand[~blocked]
+        taken = taken[taken >= 0]
+        used[taken] = True
+        taken_all.append(taken)
+        pending = pending[blocked]
+    matched = np.concatenate(taken_all) if taken_all else np.zeros(0, dtype=np.int64)
+    used[matched] = False
+    return matched
 
 
 def _best_unused(
@@ -306,33 +363,14 @@ def match_predictions(gt: Events, pred: Events, radius: int) -> np.ndarray:
     are what the sequential loop picks, and within a component a repeated proposal always shows
     up between neighbours (a prediction inside two windows lies inside every window between
     them, and a better proposal of a middle ground truth would have been in an outer window).
+    Ground truths with no prediction in their window take nothing and change nothing for the
+    others, so they are left out.
 
     Returns:
         bool (P,): true positive flags.
     """
-    tp = np.zeros(len(pred.group), dtype=bool)
-    if not len(gt.group) or not len(pred.group):
-        return tp
-    pkey, gkey = pred.key, gt.key
-    lo = np.searchsorted(pkey, gkey - radius, side="left")
-    hi = np.searchsorted(pkey, gkey + radius, side="right")
-    new_comp = np.r_[True, (gt.group[1:] != gt.group[:-1]) | (np.diff(gt.frame) > 2 * radius)]
-    comp = np.cumsum(new_comp)
-    used = np.zeros(len(pred.group), dtype=bool)
-    pending = np.arange(len(gt.group))
-    while pending.size:
-        cand = _best_unused(pred.value, used, lo[pending], hi[pending])
-        c = comp[pending]
-        first = np.r_[True, c[1:] != c[:-1]]
-        repeat = np.r_[False, (cand[1:] == cand[:-1]) & (cand[1:] >= 0)] & ~first
-        n = np.arange(pending.size)
-        comp_start = np.maximum.accumulate(np.where(first, n, 0))
-        last_repeat = np.maximum.accumulate(np.where(repeat, n, -1))
-        blocked = last_repeat >= comp_start
-        taken = cand[~blocked]
-        used[taken[taken >= 0]] = True
-        pending = pending[blocked]
-    tp[used] = True
+    tp = np.zeros(len(pred.key), dtype=bool)
+    tp[_matched(gt, pred, radius)] = True
     return tp
 
 
@@ -352,9 +390,12 @@ def threshold_bins(scores: np.ndarray) -> np.ndarray:
     candidates around it with exact comparisons. Shapes: (P,) -> (P,) int64.
     """
     last = len(THRESHOLDS) - 1
-    guess = np.clip(np.floor(scores * last), 0, last).astype(np.int64)
-    above = np.minimum(guess + 1, last)
-    return guess + (THRESHOLDS[guess] <= scores) + ((THRESHOLDS[above] <= scores) & (guess < last))
+    guess = (np.clip(scores, 0, 1) * last).astype(np.int64)  # truncation: floor for >= 0
+    return guess + (THRESHOLDS[guess] <= scores) + (_THRESHOLDS_NEXT[guess] <= scores)
+
+
+#: The threshold after each one (+inf after the last).
+_THRESHOLDS_NEXT = np.r_[THRESHOLDS[1:], np.inf]
 
 
 class _ClassCurves:
@@ -364,34 +405,48 @@ class _ClassCurves:
     ``bin = searchsorted(THRESHOLDS, score, "right")``, so counts at the 200 thresholds are
     suffix sums of per-bin counts: no sorting of the predictions. Every counted prediction is
     tagged visible or unshown (its closest ground truth's value, -1 without one), so the "all"
-    counts are the sum of the two.
+    counts are the sum of the two. A tolerance then only needs the cells of its true positives.
     """
 
     _BINS = len(THRESHOLDS) + 1
+    _CELLS = 2 * NUM_CLASSES * _BINS + 1  # the last one: predictions that do not count
+    _BLOCK = 1 << 16
 
     def __init__(self, gt: Events, pred: Events) -> None:
-        closest = _closest_visibility(gt, pred)
         gt_class = gt.group % NUM_CLASSES
         n_vis = np.bincount(gt_class[gt.value > 0], minlength=NUM_CLASSES)
         n_uns = np.bincount(gt_class[gt.value < 0], minlength=NUM_CLASSES)
         self.n_gt = {"all": n_vis + n_uns, "visible": n_vis, "unshown": n_uns}
-        bins = threshold_bins(pred.value)  # (P,) in 0 .. 200
-        unshown = (closest < -0.5).astype(np.int64)  # 0 visible, 1 unshown
-        # Official: predictions are cells with confidence >= 0; others go to a dump cell.
-        cell = (unshown * NUM_CLASSES + pred.group % NUM_CLASSES) * self._BINS + bins
-        self.cell = np.where(pred.value >= 0, cell, 2 * NUM_CLASSES * self._BINS)  # (P,)
-        self.n_pred = self._suffix(self.cell)
+        # Histogram cell (visible | unshown, class, bin) of each prediction, as int16, a block
+        # of predictions at a time: millions of predictions need no large temporaries. The
+        # class comes from a small group -> class table (cheaper than a modulo).
+        class_of = (np.arange(pred.num_halves * NUM_CLASSES) % NUM_CLASSES) * self._BINS
+        unshown = np.where(_visible_owner(gt, pred), 0, NUM_CLASSES * self._BINS).astype(np.int16)
+        self.cell = np.empty(len(pred.key), dtype=np.int16)  # (P,)
+        per_bin = np.zeros(self._CELLS, dtype=np.int64)
+        for a in range(0, len(pred.key), self._BLOCK):
+            value = pred.value[a : a + self._BLOCK]
+            cell = class_of[pred.key[a : a + self._BLOCK] >> _KEY_BITS] + threshold_bins(value)
+            cell += unshown[a : a + self._BLOCK]
+            # Official: predictions are cells with confidence >= 0; others go to a dump cell.
+            cell[value < 0] = self._CELLS - 1
+            self.cell[a : a + self._BLOCK] = cell
+            per_bin += np.bincount(cell, minlength=self._CELLS)
+        self.n_pred = self._suffix_of_bins(per_bin)
 
     def _suffix(self, cells: np.ndarray) -> dict[str, np.ndarray]:
         """Per variant and class, how many of ``cells`` score >= each threshold. -> (C, 200)"""
-        per_bin = np.bincount(cells, minlength=2 * NUM_CLASSES * self._BINS + 1)[:-1]
-        per_bin = per_bin.reshape(2, NUM_CLASSES, self._BINS)  # (visible|unshown, C, 201)
+        return self._suffix_of_bins(np.bincount(cells, minlength=self._CELLS))
+
+    def _suffix_of_bins(self, per_cell: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`_suffix` from the count of each cell."""
+        per_bin = per_cell[:-1].reshape(2, NUM_CLASSES, self._BINS)  # (visible|unshown, C, 201)
         at_least = np.cumsum(per_bin[..., ::-1], axis=-1)[..., ::-1][..., 1:]  # (2, C, 200)
         return {"visible": at_least[0], "unshown": at_least[1], "all": at_least[0] + at_least[1]}
 
-    def mean_ap(self, tp: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
-        """mAP and per-class AP of each variant, given the true-positive flags (P,)."""
-        n_tp = self._suffix(self.cell[tp])
+    def mean_ap(self, matched: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
+        """mAP and per-class AP of each variant, given the indices of the true positives."""
+        n_tp = self._suffix(self.cell[matched])
         out = {}
         for variant in ("all", "visible", "unshown"):
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -424,14 +479,15 @@ class Evaluator:
             )
         self.gt, self.pred = gt, pred
         self.curves = _ClassCurves(gt, pred)
+        self._used = np.zeros(len(pred.key), dtype=bool)  # matching scratch, kept all False
         self._per_delta: dict[int, dict[str, tuple[float, np.ndarray]]] = {}
 
     def delta_map(self, delta_s: int) -> dict[str, tuple[float, np.ndarray]]:
         """mAP and per-class AP of each variant at one tolerance (seconds)."""
         if delta_s not in self._per_delta:
             radius = int(np.floor(delta_s * FRAMERATE / 2))
-            tp = match_predictions(self.gt, self.pred, radius)
-            self._per_delta[delta_s] = self.curves.mean_ap(tp)
+            matched = _matched(self.gt, self.pred, radius, self._used)
+            self._per_delta[delta_s] = self.curves.mean_ap(matched)
         return self._per_delta[delta_s]
 
     def average_map(self, metric: str) -> dict[str, Any]:
@@ -501,16 +557,17 @@ def evaluate_games(
     games = find_games(labels_root) if games is None else list(games)
     if not games:
         raise ValueError(f"{labels_root}: no game with {LABELS_NAME} to evaluate")
+    # Each game's arrays become compact events at once (only those are kept).
     labels, preds = [], []
     for game in games:
-        labels.append(read_labels(Path(labels_root) / game / LABELS_NAME))
+        labels.append(game_label_events(read_labels(Path(labels_root) / game / LABELS_NAME)))
         path = Path(predictions_root) / game / RESULTS_NAME
         if not path.is_file() and missing == "empty":
             logger.warning("%s: missing, counted as no predictions", path)
-            preds.append(empty_predictions())
+            preds.append(game_prediction_events(empty_predictions()))
             continue
         if not path.is_file():
             raise ValueError(f"{path}: results file missing")
-        preds.append(read_results(path))
-    evaluator = Evaluator(label_events(labels), prediction_events(preds))
+        preds.append(game_prediction_events(read_results(path)))
+    evaluator = Evaluator(concat_events(labels), concat_events(preds))
     return {m: evaluator.average_map(m) for m in metrics}
