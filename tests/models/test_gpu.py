@@ -43,9 +43,10 @@ def test_paper_size_autocast_train_step(
         assert p.grad is not None and torch.isfinite(p.grad).all(), pname
 
 
-# ViViT only: compiling the ViSwin's many small window ops takes minutes (it works, with no graph
-# break or recompilation when the mask is drawn inside, but is too slow for a smoke test).
-@pytest.mark.parametrize("name", ["vivit_tiny"])
+# Compiling the ViSwin's many small window ops takes minutes: slow.
+@pytest.mark.parametrize(
+    "name", ["vivit_tiny", pytest.param("viswin_tiny", marks=pytest.mark.slow)]
+)
 def test_compile_matches_eager_with_masking(name: str) -> None:
     torch.manual_seed(0)
     model = build_model(name, **TINY[name], num_classes=17).cuda().train()
