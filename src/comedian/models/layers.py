@@ -163,6 +163,14 @@ class Transformer(nn.Module):
         return self.norm(x)
 
 
+def check_geometry(img_size: int, patch_size: int, num_frames: int = 0, tube_size: int = 1) -> None:
+    """Raise a clear error when the clip does not tile into whole tubelets."""
+    if num_frames % tube_size:
+        raise ValueError(f"num_frames {num_frames} is not divisible by tube_size {tube_size}")
+    if img_size % patch_size:
+        raise ValueError(f"img_size {img_size} is not divisible by patch_size {patch_size}")
+
+
 class TubeletEmbed(nn.Module):
     """Tubelet patch embedding: a Conv3d with kernel = stride = (tube, patch, patch).
 

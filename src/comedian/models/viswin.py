@@ -18,7 +18,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from comedian.models.factorized import FactorizedEncoder
-from comedian.models.layers import TubeletEmbed
+from comedian.models.layers import TubeletEmbed, check_geometry
 from comedian.models.swin import SWIN_LN_EPS, SwinTransformer
 
 
@@ -65,10 +65,7 @@ class ViSwin(FactorizedEncoder):
         mask_token: bool = True,
         num_classes: int = 0,
     ) -> None:
-        if num_frames % tube_size:
-            raise ValueError(f"num_frames {num_frames} is not divisible by tube_size {tube_size}")
-        if img_size % patch_size:
-            raise ValueError(f"img_size {img_size} is not divisible by patch_size {patch_size}")
+        check_geometry(img_size, patch_size, num_frames, tube_size)
         depths, num_heads = tuple(depths), tuple(num_heads)
         super().__init__(
             num_tubelets=num_frames // tube_size,

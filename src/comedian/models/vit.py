@@ -17,7 +17,14 @@ import torch
 from torch import Tensor, nn
 
 from comedian.models.heads import LinearHead
-from comedian.models.layers import LN_EPS, Block, TubeletEmbed, drop_path_rates, init_weights
+from comedian.models.layers import (
+    LN_EPS,
+    Block,
+    TubeletEmbed,
+    check_geometry,
+    drop_path_rates,
+    init_weights,
+)
 
 
 class VisionTransformer(nn.Module):
@@ -50,8 +57,7 @@ class VisionTransformer(nn.Module):
         num_classes: int = 0,
     ) -> None:
         super().__init__()
-        if img_size % patch_size:
-            raise ValueError(f"img_size {img_size} is not divisible by patch_size {patch_size}")
+        check_geometry(img_size, patch_size)
         self.img_size = img_size
         self.num_features = self.embed_dim = embed_dim
         self.num_patches = (img_size // patch_size) ** 2

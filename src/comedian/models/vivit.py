@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from comedian.models.factorized import FactorizedEncoder
-from comedian.models.layers import Transformer, TubeletEmbed, init_weights
+from comedian.models.layers import Transformer, TubeletEmbed, check_geometry, init_weights
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,7 @@ class ViViT(FactorizedEncoder):
         mask_token: bool = True,
         num_classes: int = 0,
     ) -> None:
-        if num_frames % tube_size:
-            raise ValueError(f"num_frames {num_frames} is not divisible by tube_size {tube_size}")
-        if img_size % patch_size:
-            raise ValueError(f"img_size {img_size} is not divisible by patch_size {patch_size}")
+        check_geometry(img_size, patch_size, num_frames, tube_size)
         super().__init__(
             num_tubelets=num_frames // tube_size,
             dim=embed_dim,
