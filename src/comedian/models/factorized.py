@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from comedian.models.heads import LinearHead
-from comedian.models.layers import LN_EPS, Transformer, init_weights
+from comedian.models.layers import LN_EPS, Transformer, init_weights, no_weight_decay_names
 
 
 def num_masked(mask_ratio: float, num_tubelets: int) -> int:
@@ -136,6 +136,20 @@ class FactorizedEncoder(nn.Module):
                 f"{num_tubelets}; got counts {counts.tolist()}"
             )
         return n
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters without weight decay: norms, biases, embeddings, CLS and mask tokens
+        (method.md §5, §6), plus the subclass's own (Swin relative position tables)."""
+        return no_weight_decay_names(
+            self,
+            extra=(
+                "pos_embed",
+                "time_embed",
+                "spatial_cls_token",
+                "temporal_mask_token",
+                "relative_position_bias_table",
+            ),
+        )
 
     # -- forward ----------------------------------------------------------------------------
     def forward_features(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from comedian.models.layers import init_weights
+from comedian.models.layers import init_weights, no_weight_decay_names
 
 
 class MLPHead(nn.Module):
@@ -48,6 +48,10 @@ class MLPHead(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.apply(init_weights)
 
+    def no_weight_decay(self) -> set[str]:
+        """Biases only (no norms, no embeddings in a head)."""
+        return no_weight_decay_names(self)
+
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)
 
@@ -74,6 +78,10 @@ class LinearHead(nn.Module):
         self.layers = nn.Sequential(nn.Linear(in_dim, num_classes))
         nn.init.normal_(self.layers[0].weight, std=init_std)
         nn.init.zeros_(self.layers[0].bias)
+
+    def no_weight_decay(self) -> set[str]:
+        """Biases only (no norms, no embeddings in a head)."""
+        return no_weight_decay_names(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)

@@ -228,3 +228,33 @@ def init_weights(module: nn.Module) -> None:
     elif isinstance(module, nn.LayerNorm):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+#: Module types whose parameters never get weight decay (method.md §2, §5, §6: "except norms").
+_NORM_TYPES = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm)
+
+
+def no_weight_decay_names(module: nn.Module, extra: Sequence[str] = ()) -> set[str]:
+    """Names of the parameters of ``module`` that AdamW must not decay.
+
+    Biases, every parameter of a norm layer, and the ``extra`` names (embeddings, CLS and mask
+    tokens, relative position tables). A ``p.dim() >= 2`` rule would be wrong here: the position
+    and time embeddings and the tokens are 3-D.
+
+    Args:
+        module: The model.
+        extra: Parameter names, or suffixes after a dot (``"relative_position_bias_table"``
+            matches it in every block), to exclude too.
+
+    Returns:
+        A set of names as :meth:`torch.nn.Module.named_parameters` gives them.
+    """
+    names: set[str] = set()
+    for mod_name, mod in module.named_modules():
+        for p_name, _ in mod.named_parameters(recurse=False):
+            full = f"{mod_name}.{p_name}" if mod_name else p_name
+            if p_name == "bias" or isinstance(mod, _NORM_TYPES):
+                names.add(full)
+            elif any(full == e or full.endswith(f".{e}") for e in extra):
+                names.add(full)
+    return names

@@ -17,6 +17,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from comedian.models.heads import LinearHead
+from comedian.models.layers import no_weight_decay_names
 
 
 def _bn(channels: int) -> nn.BatchNorm3d:
@@ -160,6 +161,10 @@ class ResNet3D(nn.Module):
             elif isinstance(m, nn.BatchNorm3d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters without weight decay: BatchNorm parameters and biases."""
+        return no_weight_decay_names(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Globally pooled features.

@@ -24,8 +24,10 @@ from torch import Tensor, nn
 
 from comedian.models.layers import Attention, DropPath, Mlp, init_weights
 
-#: timm's Swin uses ``nn.LayerNorm`` with its default epsilon.
-SWIN_LN_EPS = 1e-5
+#: Every LayerNorm of the ViSwin uses eps 1e-6 like the ViT's (method.md §10): the reference
+#: hands one eps-1e-6 norm layer to the whole Swin, so timm's default 1e-5 is not what the
+#: released weights were trained with (it shifts low-variance activations by ~1e-2).
+SWIN_LN_EPS = 1e-6
 #: Additive bias between tokens of different regions (the reference value, not -inf).
 MASK_VALUE = -100.0
 

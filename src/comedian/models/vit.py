@@ -24,6 +24,7 @@ from comedian.models.layers import (
     check_geometry,
     drop_path_rates,
     init_weights,
+    no_weight_decay_names,
 )
 
 
@@ -77,6 +78,10 @@ class VisionTransformer(nn.Module):
             m.apply(init_weights)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters without weight decay: norms, biases, position embedding, CLS (§2)."""
+        return no_weight_decay_names(self, extra=("pos_embed", "cls_token"))
 
     def forward_features(self, x: Tensor) -> Tensor:
         """All tokens after the final norm.
