@@ -60,3 +60,27 @@ def test_combine_scores() -> None:
     np.testing.assert_array_equal(combine_scores([a, b], "max"), b)
     with pytest.raises(ValueError, match="one shape"):
         combine_scores([a, b[:3]])
+
+
+@pytest.mark.parametrize("num_rows", [600, 601, 599, 129, 130, 127, 5401, 5400, 41])
+def test_every_row_covered_once_per_token_on_odd_and_even_halves(num_rows: int) -> None:
+    starts = window_starts(num_rows)
+    # Every window starts on the even grid: each token scores an even row only.
+    assert (starts % 2 == 0).all() and starts[0] == 0
+    # The final window reaches the half's end (at most one padded row past it).
+    assert num_rows <= starts[-1] + 128 <= num_rows + 1 or num_rows < 128
+    rows = token_rows(starts)  # (W, 64)
+    # Every real row belongs to some token (token j covers rows s + 2j and s + 2j + 1).
+    covered = np.zeros(max(num_rows, int(rows.max())) + 2, bool)
+    covered[rows.ravel()] = True
+    covered[rows.ravel() + 1] = True
+    assert covered[:num_rows].all()
+    merged = merge_windows(np.ones((len(starts), 64, 1), np.float32), starts, num_rows)
+    # One scored row per token: exactly the even rows, never an odd one (no duplicate peaks).
+    assert (merged[0::2] == 1).all() and (merged[1::2] == 0).all()
+
+
+def test_odd_half_final_window_snapped_up() -> None:
+    # 601 rows: the last window would start at 473 (odd); it starts at 474 and pads row 601.
+    np.testing.assert_array_equal(window_starts(601)[-2:], [448, 474])
+    np.testing.assert_array_equal(window_starts(599)[-2:], [448, 472])

@@ -13,6 +13,10 @@ to the grid; the same row as the reference's snapping of t0 + j + 0.25 to t0 + j
 kept token lands on stay 0 (never emitted by NMS, whose threshold is > 0). One row a token keeps
 NMS from seeing each token twice.
 
+Every window starts on an even row, so each token of every window scores an even row: one
+scored row per token, whatever the parity of the half's length (the last window may reach one
+row past the end; its padded frame belongs to the last real row's token).
+
 **Trim:** a window keeps its tokens from 12 s to 52 s; the first window of a half also keeps its
 first 12 s and a window that reaches the half's end also keeps its last 12 s (the reference never
 scores a half's last 12 s: a bug). Overlapping kept tokens merge by element-wise max.
@@ -39,15 +43,20 @@ def window_starts(
         num_rows: Rows (2 fps frames) of the half.
 
     Returns:
-        int64 (W,) start rows, increasing. A half shorter than a window gets one window at 0.
+        int64 (W,) even start rows, increasing; every row of the half is covered by a token.
+        A half shorter than a window gets one window at 0.
     """
     if num_rows < 1:
         raise ValueError(f"a half needs at least one row, got {num_rows}")
     span = window_tokens * ROWS_PER_TOKEN
+    # The final window ends at the half's end, snapped UP to the even grid: with an odd number
+    # of rows an odd start would score odd rows where the other windows score even ones (each
+    # event found twice, ~40 s of duplicates). Its frames past the end are padding.
     last = max(0, num_rows - span)
+    last += last % ROWS_PER_TOKEN
     starts = np.arange(0, last + 1, stride_tokens * ROWS_PER_TOKEN, dtype=np.int64)
     if starts[-1] != last:
-        starts = np.append(starts, last)  # the final window ends at the half's end
+        starts = np.append(starts, last)
     return starts
 
 
