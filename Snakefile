@@ -13,6 +13,7 @@ configfile: "config/config.yaml"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/finetune.smk"
 include: "rules/spotting.smk"
 
 
@@ -21,3 +22,4 @@ rule all:
     input:
         "results/games/games.tsv",
         decoded_stores(),
+        "results/summary.tsv",

@@ -3,6 +3,7 @@
 # the slug is; paths reach shell commands through named inputs quoted with :q.
 
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -89,3 +90,47 @@ def decoded_stores(rates=None, splits=None):
         game=games["slug"],
         half=HALVES,
     )
+
+
+# Model runs (config `runs`): each name is a {run}. A run trains (finetune_head -> finetune)
+# unless it names `weights` (an exported model or a released reference checkpoint), in which
+# case only predict -> nms -> evaluate run for it.
+RUNS = config.get("runs", {}) or {}
+TRAINED_RUNS = [name for name, run in RUNS.items() if not run.get("weights")]
+# Wildcard patterns of trained runs (a pattern that matches nothing when there is none).
+TRAINED_RUN_PATTERN = "|".join(re.escape(name) for name in TRAINED_RUNS) or "(?!x)x"
+RUN_PATTERN = "|".join(re.escape(name) for name in RUNS) or "(?!x)x"
+RUN_KEYS = ("arch", "model", "seed")  # run-level settings passed to the training stages
+
+
+def run_sets(stage):
+    """Params function: `--set` items of a training stage for {run}: the stage's config
+    section, then the run's arch/model/seed, then the run's own overrides of that stage."""
+
+    def params(wildcards):
+        run = RUNS[wildcards.run]
+        shared = {k: run[k] for k in RUN_KEYS if k in run}
+        return " ".join(
+            (
+                sets(config.get(stage, {})),
+                sets(shared),
+                sets(run.get(stage, {}) or {}),
+            )
+        )
+
+    return params
+
+
+def split_stores(*splits):
+    """Input function: the 2 fps frame stores of the games of `splits`."""
+
+    def stores(wildcards):
+        return decoded_stores(rates=[2], splits=splits)
+
+    return stores
+
+
+def split_labels_of(*splits):
+    """The Labels-v2.json files of the games of `splits`."""
+    games = GAMES[GAMES["split"].isin(splits)]
+    return [str(DATA_ROOT / p / LABELS_NAME) for p in games["path"]]

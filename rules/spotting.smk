@@ -1,6 +1,6 @@
 # Spotting phase: NMS, evaluation, NMS sweeps and ensembles, all from saved raw scores.
 #
-# Raw scores of a run: results/infer/{run}/{split}/raw/ (written by inference); of an ensemble
+# Raw scores of a run: results/predict/{run}/{split}/raw/ (written by inference); of an ensemble
 # named in config spotting.ensembles: results/ensemble/{run}/{split}/raw/. An ensemble acts as
 # a run everywhere below. The NMS setting is part of the path as a slug
 # <soft|hard>_w<window>_t<threshold>_m<min_weight>, so any setting can be asked for as a target
@@ -11,6 +11,7 @@
 
 import re
 
+from comedian import paths as P
 from comedian.config import apply_overrides, to_dict
 from comedian.spotting.sweep import SLUG_PATTERN, NmsSetting
 from comedian.spotting.workflow import (
@@ -38,6 +39,9 @@ DEFAULT_NMS = NmsSetting(
     SPOTTING_NMS.threshold,
     SPOTTING_NMS.min_weight,
 ).slug
+# Runs and ensembles in results/summary.tsv, on the evaluated splits (config spotting.splits).
+SUMMARY_RUNS = list(RUNS) + list(SPOTTING_ENSEMBLES)
+SUMMARY_SPLITS = [s for s in SPOTTING.get("splits", ["test"]) if s in config["dataset"]["splits"]]
 # Input functions (comedian.spotting.workflow): raw scores of {run} (a run or an ensemble),
 # the runs of ensemble {run}, the labels of the games of {split}.
 spotting_raw = raw_scores_input(SPOTTING_ENSEMBLES)
@@ -49,6 +53,49 @@ split_labels = split_labels_input(GAMES, DATA_ROOT)
 
 wildcard_constraints:
     nms=SLUG_PATTERN,
+
+
+def predict_model(wildcards):
+    """Input function: the model of {run}: its `weights` file, or its fine-tuned model."""
+    run = RUNS[wildcards.run]
+    return run.get("weights") or P.model("finetune", wildcards.run)
+
+
+def predict_stores(wildcards):
+    """Input function: the 2 fps frame stores of {split}."""
+    return decoded_stores(rates=[2], splits=[wildcards.split])
+
+
+def predict_sets(wildcards):
+    """Params function: the predict section, plus the run's arch for a weights file."""
+    run = RUNS[wildcards.run]
+    extra = {"arch": run["arch"]} if run.get("weights") and run.get("arch") else {}
+    return sets({**config.get("predict", {}), **extra, **(run.get("predict", {}) or {})})
+
+
+rule predict:
+    input:
+        model=predict_model,
+        games=P.GAMES_TABLE,
+        stores=predict_stores,
+    output:
+        raw=protected(directory(P.PREDICT_RAW)),
+    log:
+        "logs/predict/{run}/{split}.log",
+    benchmark:
+        "benchmarks/predict/{run}/{split}.tsv"
+    wildcard_constraints:
+        run=RUN_PATTERN,
+    conda:
+        "../environment.yml"
+    threads: workflow.cores
+    params:
+        frames=P.FRAMES_DIR.format(fps=2),
+        sets=predict_sets,
+    shell:
+        "python -m comedian predict --model {input.model:q} --games {input.games:q} "
+        "--frames {params.frames:q} --out {output.raw:q} --set split={wildcards.split} "
+        "{params.sets} > {log:q} 2>&1"
 
 
 rule nms:
@@ -92,7 +139,7 @@ rule evaluate:
         "> {log:q} 2>&1"
 
 
-rule sweep_nms:
+rule sweep:
     input:
         raw=spotting_raw,
         games="results/games/games.tsv",
@@ -133,3 +180,17 @@ rule ensemble:
     shell:
         "python -m comedian ensemble --raw {input.raw:q} --out {output.raw:q} "
         "--reduce {params.reduce} > {log:q} 2>&1"
+
+
+rule summary:
+    input:
+        metrics=evaluation_targets(SUMMARY_RUNS, SUMMARY_SPLITS, DEFAULT_NMS),
+    output:
+        table=P.SUMMARY,
+    log:
+        "logs/summary/summary.log",
+    conda:
+        "../environment.yml"
+    shell:
+        "python -m comedian summary --metrics {input.metrics:q} --out {output.table:q} "
+        "> {log:q} 2>&1"

@@ -34,10 +34,14 @@ STAGES: dict[str, str] = {
     "games": "write the games table (slug, split, path) of the configured dataset",
     "decode": "decode one half's video into a frame store at a fixed fps",
     "import_weights": "convert reference (eztorch) checkpoints to comedian state dicts",
+    "finetune_head": "step 3 stage A: train the spotting head on the frozen trunk",
+    "finetune": "step 3 stage B: fine-tune the whole spotting model",
+    "predict": "sliding-window inference: raw per-half scores of a split",
     "nms": "raw per-half scores -> results_spotting.json per game (soft or hard NMS)",
     "evaluate": "SoccerNet average-mAP of results_spotting.json files against labels",
     "sweep": "evaluate a grid of NMS settings from raw scores (TSV + heatmap)",
     "ensemble": "average (or max) the raw score arrays of several models",
+    "summary": "one table (TSV) of the metrics of every evaluated run",
 }
 
 

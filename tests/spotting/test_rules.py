@@ -74,8 +74,8 @@ def workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
         games_stage.Config(), {"source": "synthetic", "splits": ["valid"], "synth": SYNTH}
     )
     paths = games_stage.build_table(games_cfg)["path"].tolist()
-    raw_a = root / "results" / "infer" / "a" / "valid" / "raw"
-    raw_b = root / "results" / "infer" / "b" / "valid" / "raw"
+    raw_a = root / "results" / "predict" / "a" / "valid" / "raw"
+    raw_b = root / "results" / "predict" / "b" / "valid" / "raw"
     written = write_tree(
         root / "scratch", root / "scratch_raw", np.random.default_rng(0), len(paths)
     )

@@ -5,9 +5,10 @@ Usage (in rules/spotting.smk):
     spotting_raw = raw_scores_input(ensembles)      # input function of {run} and {split}
     targets = evaluation_targets(["a"], ["test"], "soft_w20_t0.001_m0")
 
-Raw scores of a run live in ``results/infer/{run}/{split}/raw``, those of an ensemble named in
-config in ``results/ensemble/{run}/{split}/raw``; everything downstream is keyed by the NMS
-setting slug (:class:`comedian.spotting.sweep.NmsSetting`).
+Raw scores of a run live in ``results/predict/{run}/{split}/raw``, those of an ensemble named
+in config in ``results/ensemble/{run}/{split}/raw``; everything downstream is keyed by the NMS
+setting slug (:class:`comedian.spotting.sweep.NmsSetting`). The paths themselves are defined
+once, in :mod:`comedian.paths`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from comedian import paths
 from comedian.data.soccernet import LABELS_NAME
 from comedian.spotting.sweep import NmsSetting
 
@@ -26,8 +28,7 @@ Wildcards = Any  # snakemake.io.Wildcards: attribute access to the rule's wildca
 
 def raw_scores_dir(run: str, split: str, ensembles: Mapping[str, Sequence[str]]) -> str:
     """Raw scores folder of a run, or of an ensemble when ``run`` names one."""
-    stage = "ensemble" if run in ensembles else "infer"
-    return f"results/{stage}/{run}/{split}/raw"
+    return paths.raw_scores(run, split, ensembles)
 
 
 def raw_scores_input(ensembles: Mapping[str, Sequence[str]]) -> Callable[[Wildcards], str]:
@@ -76,16 +77,9 @@ def nms_args(wildcards: Wildcards) -> str:
 
 def evaluation_targets(runs: Iterable[str], splits: Iterable[str], slug: str) -> list[str]:
     """``metrics.json`` targets of ``runs`` x ``splits`` for one NMS setting slug."""
-    return [
-        f"results/evaluate/{run}/{split}/{slug}/metrics.json" for run in runs for split in splits
-    ]
+    return [paths.metrics(run, split, slug) for run in runs for split in splits]
 
 
 def sweep_targets(runs: Iterable[str], splits: Iterable[str]) -> list[str]:
     """NMS sweep table and heatmap targets of ``runs`` x ``splits``."""
-    return [
-        f"results/sweep/{run}/{split}/{name}"
-        for run in runs
-        for split in splits
-        for name in ("sweep.tsv", "heatmap.png")
-    ]
+    return [target for run in runs for split in splits for target in paths.sweep(run, split)]

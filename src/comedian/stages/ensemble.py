@@ -1,7 +1,7 @@
 """Stage ``ensemble``: combine the raw scores of several runs (method.md section 10).
 
 Usage:
-    python -m comedian ensemble --raw results/infer/a/test/raw results/infer/b/test/raw \\
+    python -m comedian ensemble --raw results/predict/a/test/raw results/predict/b/test/raw \\
         --out results/ensemble/ab/test/raw [--reduce mean|max]
 
 Every run must hold the same games with halves of the same lengths. The output has the raw

@@ -1,7 +1,7 @@
 """Stage ``nms``: raw per-half scores -> one ``results_spotting.json`` per game (method.md s. 8).
 
 Usage:
-    python -m comedian nms --raw results/infer/RUN/test/raw --out results/nms/RUN/test/soft_w20_t0.001_m0 \\
+    python -m comedian nms --raw results/predict/RUN/test/raw --out results/nms/RUN/test/soft_w20_t0.001_m0 \\
         --type soft --window 20 --threshold 0.001 --min-weight 0 [--zip submission.zip]
 
 Reads ``<raw>/<game>/1.npy, 2.npy`` (:mod:`comedian.spotting.scores`) for every game found and

@@ -1,7 +1,7 @@
 """Stage ``sweep``: evaluate a grid of NMS settings from raw scores (TSV + heatmap).
 
 Usage:
-    python -m comedian sweep --raw results/infer/RUN/valid/raw --labels data/SoccerNet \\
+    python -m comedian sweep --raw results/predict/RUN/valid/raw --labels data/SoccerNet \\
         --out results/sweep/RUN/valid/sweep.tsv [--heatmap .../heatmap.png] \\
         [--games results/games/games.tsv --split valid] \\
         --set "types=[soft]" --set "windows=[10, 20, 30]" --set "thresholds=[0.001, 0.01]"

@@ -1,0 +1,64 @@
+"""Every ``results/...`` path of the pipeline, defined once (rules and stages both use these).
+
+Usage:
+    from comedian import paths
+    paths.FRAMES                                   # the Snakemake pattern, with {wildcards}
+    paths.FRAMES.format(fps=2, game="g", half=1)   # a concrete path
+    paths.raw_scores("vivit", "test")              # results/predict/vivit/test/raw
+
+One name everywhere: rule = CLI stage = ``stages/<name>.py`` = ``results/<name>/`` =
+``logs/<name>/`` = ``benchmarks/<name>/``. Patterns use Snakemake wildcards: ``{game}`` (a slug of
+the games table), ``{half}`` (1|2), ``{split}``, ``{fps}``, ``{run}`` (a named model variant or
+ensemble) and ``{nms}`` (an NMS setting slug, :class:`comedian.spotting.sweep.NmsSetting`).
+Training stages keep their rolling resume checkpoint in ``RESUME_DIR`` beside their outputs: it
+is never a declared output, so a rerun after a crash or a requeue finds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+RESULTS = "results"
+
+GAMES_TABLE = f"{RESULTS}/games/games.tsv"
+#: A frame store inside a decode folder (``results/decode/<fps>fps/``), and the full pattern.
+STORE_IN_DIR = "{game}/{half}.frames"
+FRAMES_DIR = f"{RESULTS}/decode/{{fps}}fps"
+FRAMES = f"{FRAMES_DIR}/{STORE_IN_DIR}"
+
+#: Training stages: ``{stage}`` is finetune_head, finetune (and the pretraining stages).
+MODEL = f"{RESULTS}/{{stage}}/{{run}}/model.pt"
+LAST_MODEL = f"{RESULTS}/{{stage}}/{{run}}/last.pt"
+TRAIN_LOG = f"{RESULTS}/{{stage}}/{{run}}/train_log.csv"
+#: Hidden folder of the rolling Lightning checkpoint (``last.ckpt``) of a training stage.
+RESUME_DIR = ".resume"
+
+#: Raw per-half scores of a model run (predict) or of an ensemble of runs (ensemble).
+PREDICT_RAW = f"{RESULTS}/predict/{{run}}/{{split}}/raw"
+ENSEMBLE_RAW = f"{RESULTS}/ensemble/{{run}}/{{split}}/raw"
+NMS = f"{RESULTS}/nms/{{run}}/{{split}}/{{nms}}"
+METRICS = f"{RESULTS}/evaluate/{{run}}/{{split}}/{{nms}}/metrics.json"
+SWEEP_TABLE = f"{RESULTS}/sweep/{{run}}/{{split}}/sweep.tsv"
+SWEEP_HEATMAP = f"{RESULTS}/sweep/{{run}}/{{split}}/heatmap.png"
+SUMMARY = f"{RESULTS}/summary.tsv"
+
+
+def model(stage: str, run: str) -> str:
+    """The exported model (best on valid) of training stage ``stage`` for ``run``."""
+    return MODEL.format(stage=stage, run=run)
+
+
+def raw_scores(run: str, split: str, ensembles: Mapping[str, Sequence[str]] | None = None) -> str:
+    """Raw scores folder of a run, or of an ensemble when ``run`` names one."""
+    pattern = ENSEMBLE_RAW if ensembles and run in ensembles else PREDICT_RAW
+    return pattern.format(run=run, split=split)
+
+
+def metrics(run: str, split: str, nms: str) -> str:
+    """``metrics.json`` of one run, split and NMS setting slug."""
+    return METRICS.format(run=run, split=split, nms=nms)
+
+
+def sweep(run: str, split: str) -> list[str]:
+    """The NMS sweep table and heatmap of one run and split."""
+    return [p.format(run=run, split=split) for p in (SWEEP_TABLE, SWEEP_HEATMAP)]

@@ -1,0 +1,192 @@
+"""Global fine-tuning for action spotting, step 3 stage B (method.md §6) (rule ``finetune``).
+
+Usage:
+    python -m comedian finetune --init results/finetune_head/RUN/model.pt \\
+        --games results/games/games.tsv --frames results/decode/2fps --labels data/synthetic \\
+        --out results/finetune/RUN/model.pt [--epochs 20] [--devices 2] [--set lr=1e-3]
+
+Everything trains, starting from the classifier-init model (stage A, ``finetune_head``): AdamW,
+weight decay 0.05 except embeddings, tokens, norms and biases, peak lr 1e-3 x B / 256, no
+warmup, per-step cosine to 1/100 of the peak, mixed precision on a GPU, clipping 1.0, mixup
+Beta(0.1, 0.1), temporal masking as in pretraining, 20 epochs. Train clips: per half the two edge
+windows and 23 random non-overlapping 64 s windows, redrawn each epoch. Every
+``val_every_n_epochs`` the valid split is scored with sliding windows, soft NMS (window 20,
+threshold 0.001) and the tight average-mAP.
+
+Outputs (beside ``--out``): ``model.pt`` (the best on valid; the last when there is no
+validation), ``last.pt``, ``train_log.csv`` (per step: lr and loss; per validation: the
+metric), ``config.resolved.yaml``. The rolling resume checkpoint lives in ``.resume/`` there
+while training: rerun the same command after a crash to continue (comedian.training).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from comedian.atomic import atomic_path
+from comedian.config import write_resolved
+from comedian.data.spotting import (
+    KeySampler,
+    SpottingClips,
+    TrainWindowSampler,
+    collate_clips,
+    inference_keys,
+    split_halves,
+)
+from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
+from comedian.data.transforms import AugmentConfig
+from comedian.models import build_model
+from comedian.models.loading import init_trunk, load_weights
+from comedian.spotting.metrics import read_labels
+from comedian.tasks.base import TrainTask
+from comedian.tasks.spotting import VALID_METRIC, SpottingTask, ValidSet
+from comedian.training import (
+    LOG_NAME,
+    TrainConfig,
+    build_trainer,
+    config_digest,
+    export_model,
+    finish,
+    resume_checkpoint,
+    resume_dir,
+)
+
+log = logging.getLogger(__name__)
+
+STAGE = "finetune"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Inputs and outputs of a fine-tuning stage."""
+
+    games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
+    frames: Path = field(metadata={"help": "2 fps frame stores folder (results/decode/2fps)"})
+    labels: Path = field(metadata={"help": "dataset root holding <game>/Labels-v2.json"})
+    out: Path = field(metadata={"help": "model file to write (model.pt; last.pt beside it)"})
+    init: Path | None = field(
+        default=None,
+        metadata={"help": "the classifier-init model (results/finetune_head/RUN/model.pt)"},
+    )
+
+
+@dataclass(frozen=True)
+class Config(TrainConfig):
+    """Stage B settings: the paper's (method.md §6)."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    min_lr: float = 0.01
+    random_windows: int = field(
+        default=23, metadata={"help": "random 64 s windows per half and epoch (plus 2 edges)"}
+    )
+    mixup_alpha: float = field(default=0.1, metadata={"help": "mixup Beta(a, a); 0: off"})
+    augment: AugmentConfig = field(default_factory=AugmentConfig.finetune)
+    train_split: str = "train"
+    valid_split: str | None = field(
+        default="valid", metadata={"help": "split validated on (null: no validation)"}
+    )
+    val_every_n_epochs: int = field(default=1, metadata={"help": "validation period (epochs)"})
+    eval_batch_size: int = field(default=64, metadata={"help": "windows per validation batch"})
+
+
+def loader(dataset: SpottingClips, sampler: Any, batch_size: int, cfg: TrainConfig) -> DataLoader:
+    """A DataLoader of uint8 clips: workers decode JPEG, pinned memory on a GPU."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=cfg.num_workers,
+        collate_fn=collate_clips,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=cfg.num_workers > 0,
+        prefetch_factor=2 if cfg.num_workers > 0 else None,
+    )
+
+
+def build_spotting_model(cfg: Config, paths: Paths, stage: str) -> tuple[torch.nn.Module, str, dict]:
+    """Stage A: ``cfg.arch`` with a 17-class head, trunk from ``--init`` (or random).
+    Stage B: the stage A model file as it is."""
+    if stage == "finetune":
+        if paths.init is None:
+            raise ValueError("--init: finetune starts from the finetune_head model")
+        model, arch, kwargs = load_weights(paths.init)
+        if getattr(model, "head", None) is None:
+            raise ValueError(f"{paths.init}: the model has no spotting head")
+        return model, arch, kwargs
+    kwargs = {**cfg.model, "num_classes": NUM_CLASSES}
+    model = build_model(cfg.arch, **kwargs)
+    if paths.init is not None:
+        report = init_trunk(model, paths.init)
+        log.info("trunk from %s: %s", paths.init, report)
+    else:
+        log.warning("no --init: the trunk starts from random weights")
+    return model, cfg.arch, kwargs
+
+
+def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool) -> None:
+    """Run stage A or B (shared by ``finetune_head`` and ``finetune``)."""
+    out_dir = paths.out.parent
+    TrainTask.seed_everything(cfg.seed)
+    model, arch, kwargs = build_spotting_model(cfg, paths, stage)
+    img_size = int(getattr(model, "img_size", 224))
+    augment = dataclasses.replace(cfg.augment, img_size=img_size)
+    train_halves = split_halves(paths.games, cfg.train_split, paths.frames, paths.labels)
+    sampler = TrainWindowSampler(
+        [h.num_rows for h in train_halves], cfg.random_windows, seed=cfg.seed
+    )
+    train_loader = loader(SpottingClips(train_halves), sampler, cfg.device_batch_size, cfg)
+    valid, val_loader = None, None
+    if cfg.valid_split:
+        halves = split_halves(paths.games, cfg.valid_split, paths.frames, paths.labels)
+        games = list(dict.fromkeys(h.game for h in halves))
+        valid = ValidSet(halves, [read_labels(paths.labels / g / LABELS_NAME) for g in games])
+        keys = inference_keys([h.num_rows for h in halves])
+        val_loader = loader(SpottingClips(halves), KeySampler(keys), cfg.eval_batch_size, cfg)
+    best_path = resume_dir(out_dir) / "best.pt"
+
+    def save_best(task: SpottingTask) -> None:
+        export_model(
+            best_path, task.model, arch=arch, model_kwargs=kwargs, config=cfg,
+            metrics={VALID_METRIC: task.best_metric, "epoch": task.current_epoch},
+        )
+
+    task = SpottingTask(
+        model, cfg, freeze_trunk=freeze_trunk, augment=augment, mixup_alpha=cfg.mixup_alpha,
+        valid=valid, on_best=save_best,
+    )
+    if cfg.compile:
+        task.model = torch.compile(task.model)  # type: ignore[assignment]
+    trainer = build_trainer(
+        cfg, out_dir, metric_names=[VALID_METRIC] if valid else [],
+        val_every_n_epochs=cfg.val_every_n_epochs if valid else None,
+    )
+    ckpt = resume_checkpoint(out_dir, config_digest(cfg))
+    trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt)
+    if trainer.global_rank != 0:
+        return
+    last_metrics = {"epoch": trainer.current_epoch, **task.val_metrics}
+    export_model(out_dir / "last.pt", task.model, arch=arch, model_kwargs=kwargs, config=cfg,
+                 metrics=last_metrics)
+    if valid is not None and best_path.exists():
+        with atomic_path(paths.out) as tmp:
+            best_path.replace(tmp)
+    else:
+        export_model(paths.out, task.model, arch=arch, model_kwargs=kwargs, config=cfg,
+                     metrics=last_metrics)
+    finish(out_dir, out_dir / LOG_NAME)
+    write_resolved(out_dir / "config.resolved.yaml", stage=stage, config=cfg, paths=paths)
+    log.info("%s: best %s %.4f -> %s", stage, VALID_METRIC, task.best_metric, paths.out)
+
+
+def run(cfg: Config, *, paths: Paths) -> None:
+    """Fine-tune everything from the classifier-init model."""
+    train_spotting(cfg, paths, stage=STAGE, freeze_trunk=False)

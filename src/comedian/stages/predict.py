@@ -1,0 +1,87 @@
+"""Raw per-half scores of a split from a spotting model (method.md §7) (rule ``predict``).
+
+Usage:
+    python -m comedian predict --model results/finetune/RUN/model.pt --split test \\
+        --games results/games/games.tsv --frames results/decode/2fps --labels data/synthetic \\
+        --out results/predict/RUN/test/raw
+    python -m comedian predict --model comedian_vivit_tiny_seed42.pth --arch vivit_tiny ...
+
+``--model`` is an exported model of this project or a released reference checkpoint (converted
+on the fly; ``--arch`` names its architecture). Sliding 64 s windows with stride 32 s and a final
+window at the end of each half (all on the even grid), the model in eval mode (bf16 autocast on a
+GPU), the middle 40 s of inner windows kept, overlaps merged by maximum. Output: the raw scores
+layout NMS, sweeps and ensembles read (:mod:`comedian.spotting.scores`):
+``<out>/<game path>/{1,2}.npy``, float32 (rows, 17), row r at r / 2 s. The folder is written
+under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from comedian.config import write_resolved
+from comedian.data.spotting import split_halves
+from comedian.models.loading import load_weights
+from comedian.spotting.inference import score_halves
+from comedian.spotting.scores import write_raw_game
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Paths:
+    model: Path = field(metadata={"help": "exported model (.pt) or reference checkpoint (.pth)"})
+    games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
+    frames: Path = field(metadata={"help": "2 fps frame stores folder (results/decode/2fps)"})
+    out: Path = field(metadata={"help": "raw scores folder to write"})
+    labels: Path | None = field(
+        default=None, metadata={"help": "dataset root (only to check that games exist)"}
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    split: str = field(default="test", metadata={"help": "split to score"})
+    arch: str | None = field(
+        default=None, metadata={"help": "architecture of a reference checkpoint"}
+    )
+    batch_size: int = field(default=64, metadata={"help": "windows per forward pass"})
+    num_workers: int = field(default=4, metadata={"help": "DataLoader workers"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, ..."})
+    trust_pickle: bool = field(
+        default=False, metadata={"help": "full unpickling of a trusted Lightning checkpoint"}
+    )
+
+
+def run(cfg: Config, *, paths: Paths) -> None:
+    model, arch, kwargs = load_weights(paths.model, cfg.arch, trust_pickle=cfg.trust_pickle)
+    if getattr(model, "head", None) is None:
+        raise ValueError(f"{paths.model}: the {arch} model has no spotting head")
+    halves = split_halves(
+        paths.games, cfg.split, paths.frames, paths.labels, require_labels=False
+    )
+    log.info("%s (%s): %d halves of %s", paths.model, arch, len(halves), cfg.split)
+    scores = score_halves(
+        model, halves, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+        device=cfg.device, progress=True,
+    )
+    out = paths.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        games: dict[str, dict[int, object]] = {}
+        for h, s in zip(halves, scores, strict=True):
+            games.setdefault(h.game, {})[h.half] = s
+        for game, by_half in games.items():
+            write_raw_game(tmp, game, by_half)  # type: ignore[arg-type]
+        write_resolved(tmp / "config.resolved.yaml", stage="predict", config=cfg, paths=paths)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("%d games -> %s", len(games), out)
