@@ -1,0 +1,217 @@
+"""Index math of the pretraining datasets (method.md §2, §3, §5): which frames and rows a sample reads.
+
+Usage:
+    pairs = ssl_frame_pairs(store.num_frames)                       # (S, 2) 2 fps frames, §2
+    frames = teacher_window_frames(rows, store4.num_frames)         # (R, 16) 4 fps frames, §3
+    y = teacher_targets(events.position_ms, events.class_index, n)  # (n, 17): window k <- row k
+    for rows in extraction_batches(n, 64): ...                      # every row, the last too
+    starts = distill_window_starts(n, np.random.default_rng(seed))  # (38,) start rows, §5
+    targets = align_teacher(bank, starts[0], num_tokens=64)         # (64, 512)
+
+Grids: the 2 fps frame store of a half has n frames; frame (= row) k is at time k / 2 s. The
+teacher feature bank of a half has the same n rows, row k being the teacher's feature of the 4 s
+window centred on k / 2. The 4 fps store has its own frame count; frame j is at j / 4 s.
+
+Everything is plain numpy on integer indices, vectorized, with no I/O: the datasets that read
+frame stores and banks are built on top of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from comedian.data.labels import frame_targets
+
+#: Frame rate of the main frame store and of the teacher feature bank's rows (method.md §0).
+GRID_FPS = 2
+
+
+def _check_count(name: str, n: int, minimum: int = 1) -> None:
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+
+
+# --- §2: spatial SSL --------------------------------------------------------------------------
+
+
+def ssl_frame_pairs(num_frames: int) -> np.ndarray:
+    """The SSL samples of a half: sample s is second s, frames (2s, 2s + 1) of the 2 fps store.
+
+    An odd last frame (a half that ends within half a second of a whole second) is no sample:
+    a sample needs both frames of its tubelet.
+
+    Shapes:
+        -> (num_frames // 2, 2) int64.
+    """
+    _check_count("num_frames", num_frames, 0)
+    return np.arange(num_frames // 2 * 2, dtype=np.int64).reshape(-1, 2)
+
+
+# --- §3: teacher windows ----------------------------------------------------------------------
+
+
+def teacher_window_frames(
+    rows: np.ndarray | Sequence[int],
+    num_frames: int,
+    *,
+    fps: int = 4,
+    window_s: float = 4.0,
+) -> np.ndarray:
+    """Frames of the teacher store covering [t - window_s / 2, t + window_s / 2) for t = row / 2.
+
+    The first frame is round(fps * (t - window_s / 2)) (at 4 fps and a 4 s window: 2 * row - 8,
+    an integer), then fps * window_s consecutive frames. Indices before the first frame or after
+    the last one of the half are clamped: the edge frame is replicated, so every row of the half,
+    the first and last two seconds included, gets a full window.
+
+    Args:
+        rows: Rows of the 2 fps grid (window centres at row / 2 s).
+        num_frames: Frames of the teacher store (at ``fps``) of this half.
+        fps: Frame rate of the teacher store.
+        window_s: Window length in seconds.
+
+    Returns:
+        int64 frame indices in [0, num_frames - 1].
+
+    Shapes:
+        rows: (R,) -> (R, fps * window_s).
+    """
+    _check_count("num_frames", num_frames)
+    rows = np.asarray(rows, dtype=np.int64)
+    length = round(fps * window_s)
+    # fps * (row / 2 - window_s / 2), rounded half up; exact for the paper's 4 fps and 4 s.
+    first = np.floor(fps * rows / GRID_FPS - fps * window_s / 2 + 0.5).astype(np.int64)
+    frames = first[:, None] + np.arange(length, dtype=np.int64)  # (R, L)
+    return np.clip(frames, 0, num_frames - 1)
+
+
+def teacher_targets(
+    position_ms: Sequence[int] | np.ndarray,
+    class_index: Sequence[int] | np.ndarray,
+    num_rows: int,
+) -> np.ndarray:
+    """Fine-tuning labels of the teacher windows of a half: window k gets row k (§3).
+
+    The label of a window is the label of its middle time t = k / 2, i.e. the 2 fps per-frame
+    target of method.md §1 (classes with an event within 0.5 s of t).
+
+    Shapes:
+        -> (num_rows, 17) uint8.
+    """
+    return frame_targets(position_ms, class_index, num_frames=num_rows, fps=float(GRID_FPS))
+
+
+def extraction_batches(num_rows: int, batch_size: int) -> Iterator[np.ndarray]:
+    """Rows of a half in order, in batches; the last batch may be smaller but is never dropped.
+
+    Feature extraction writes one row per 2 fps frame; dropping the last partial batch (as the
+    reference does) leaves zero rows at the end of every half (method.md §3 Decision).
+
+    Yields:
+        int64 arrays of consecutive rows; together exactly 0 .. num_rows - 1.
+    """
+    _check_count("num_rows", num_rows)
+    _check_count("batch_size", batch_size)
+    for lo in range(0, num_rows, batch_size):
+        yield np.arange(lo, min(lo + batch_size, num_rows), dtype=np.int64)
+
+
+# --- §5: distillation windows -----------------------------------------------------------------
+
+
+def distill_window_starts(
+    num_rows: int,
+    rng: np.random.Generator,
+    *,
+    num_windows: int = 38,
+    window_rows: int = 128,
+) -> np.ndarray:
+    """Start rows of the distillation clips of one half (§5).
+
+    When the half holds ``num_windows`` whole windows, it is cut into ``num_windows`` equal slots
+    (boundaries floor(i * num_rows / num_windows)) and each window starts uniformly at random at
+    a row of its slot such that it ends inside the slot: the windows never overlap and cover the
+    half evenly. A shorter half gets ``num_windows`` evenly spaced, overlapping windows from the
+    first row to the last possible start (deterministic). Start rows are 2 fps rows, so clips
+    start on the 0.5 s grid.
+
+    Args:
+        num_rows: Rows (2 fps frames) of the half.
+        rng: Generator of the jitter (seed it per epoch for new windows each epoch).
+        num_windows: Windows per half (38).
+        window_rows: Rows per window (128 = 64 s).
+
+    Returns:
+        (num_windows,) int64 start rows, non-decreasing; window w covers rows
+        [start, start + window_rows).
+    """
+    _check_count("num_windows", num_windows)
+    _check_count("window_rows", window_rows)
+    if num_rows < window_rows:
+        raise ValueError(
+            f"distillation windows: the half has {num_rows} rows, fewer than one window of "
+            f"{window_rows} rows ({window_rows / GRID_FPS:g} s)"
+        )
+    i = np.arange(num_windows, dtype=np.int64)
+    if num_rows >= num_windows * window_rows:
+        lo = i * num_rows // num_windows  # (W,) slot starts
+        hi = (i + 1) * num_rows // num_windows  # (W,) slot ends, hi - lo >= window_rows
+        return lo + rng.integers(0, hi - lo - window_rows + 1)  # (W,)
+    span = num_rows - window_rows
+    if num_windows == 1:
+        return np.array([span // 2], dtype=np.int64)
+    # round(i * span / (W - 1)), half up, in integers
+    return (2 * i * span + num_windows - 1) // (2 * (num_windows - 1))
+
+
+def distill_teacher_rows(start: int, num_tokens: int = 64, mode: str = "start") -> np.ndarray:
+    """Teacher bank rows of the tokens of a clip starting at row ``start`` (§5 Decision).
+
+    Token j covers frames start + 2j and start + 2j + 1, i.e. times t0 + j and t0 + j + 0.5 with
+    t0 = start / 2. Mode "start" takes the teacher row of time t0 + j, row 2 * (t0 + j) =
+    start + 2j (the window centred on the token's first frame); mode "mean" averages that row and
+    the next, start + 2j + 1 (the windows centred on both of the token's frames).
+
+    Returns:
+        int64 rows, shape (num_tokens, 1) for "start" and (num_tokens, 2) for "mean".
+    """
+    _check_count("num_tokens", num_tokens)
+    if start < 0:
+        raise ValueError(f"distillation clip start row must be >= 0, got {start}")
+    first = start + 2 * np.arange(num_tokens, dtype=np.int64)  # (T,)
+    if mode == "start":
+        return first[:, None]
+    if mode == "mean":
+        return np.stack([first, first + 1], axis=1)
+    raise ValueError(f"teacher alignment mode must be 'start' or 'mean', got {mode!r}")
+
+
+def align_teacher(
+    bank: np.ndarray, start: int, num_tokens: int = 64, mode: str = "start"
+) -> np.ndarray:
+    """The teacher vectors of a clip's tokens (see :func:`distill_teacher_rows`).
+
+    Args:
+        bank: The half's (PCA-reduced) teacher features, one row per 2 fps row.
+        start: The clip's start row.
+        num_tokens: Tokens per clip (64).
+        mode: "start" or "mean".
+
+    Returns:
+        float32 (num_tokens, D).
+
+    Shapes:
+        bank: (N, D) -> (num_tokens, D).
+    """
+    rows = distill_teacher_rows(start, num_tokens, mode)  # (T, 1 | 2)
+    if bank.ndim != 2:
+        raise ValueError(f"teacher bank must be 2-D (rows, D), got shape {bank.shape}")
+    if rows.max() >= bank.shape[0]:
+        raise ValueError(
+            f"teacher bank has {bank.shape[0]} rows, a clip at row {start} with {num_tokens} "
+            f"tokens needs row {int(rows.max())}"
+        )
+    picked = np.asarray(bank[rows.ravel()], dtype=np.float32)  # (T * R, D)
+    return picked.reshape(num_tokens, rows.shape[1], -1).mean(axis=1)  # (T, D)
