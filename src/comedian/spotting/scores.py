@@ -50,8 +50,8 @@ def read_raw_half(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         scores = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: cannot read raw scores ({err})") from err
+    except (OSError, ValueError, EOFError) as err:  # EOFError: an empty or truncated file
+        raise ValueError(f"{path}: cannot read raw scores ({err or type(err).__name__})") from err
     check_raw_scores(scores, path)
     return scores
 

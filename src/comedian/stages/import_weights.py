@@ -88,7 +88,7 @@ def _load(src: Path, trust_pickle: bool) -> Any:
                 f"Python objects?). If you trust the file, pass --trust-pickle true "
                 f"({' '.join(str(err).split())[:300]})"
             ) from err
-    except (RuntimeError, EOFError, OSError, ValueError, UnicodeDecodeError) as err:
+    except Exception as err:  # noqa: BLE001 - torch fails on foreign bytes in many ways
         # torch's own messages for a text file, a truncated zip or a foreign format
         raise ReferenceWeightsError(
             f"{src}: not a readable PyTorch checkpoint (empty, truncated or another format: "
@@ -147,7 +147,9 @@ def run(cfg: Config, *, paths: Paths) -> None:
         model, kwargs, report = _convert(cfg, state_dict, source)
     except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as err:
         if isinstance(err, ReferenceWeightsError):
-            raise
+            if source in str(err):
+                raise
+            raise ReferenceWeightsError(f"{source}: {err}") from err
         # a file of another architecture: missing keys or mismatched shapes
         raise ReferenceWeightsError(
             f"{source}: does not fit --arch {cfg.arch} ({type(err).__name__}: "
