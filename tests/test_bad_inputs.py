@@ -365,16 +365,10 @@ def _cases() -> list[Case]:
     )
 
     # --- evaluate ---------------------------------------------------------------------------
-    ev = lambda w, o, labels, pred, *a: [
-        "evaluate",
-        "--labels",
-        S(labels),
-        "--predictions",  # noqa: E731
-        S(pred),
-        "--out",
-        S(o / "metrics.json"),
-        *a,
-    ]
+    def ev(w: World, o: Path, labels: Path, pred: Path, *a: str) -> list[str]:
+        return ["evaluate", "--labels", S(labels), "--predictions", S(pred), "--out",
+                S(o / "metrics.json"), *a]  # fmt: skip
+
     for name in (
         "labels_empty",
         "labels_json",
@@ -496,16 +490,10 @@ def _cases() -> list[Case]:
     )
 
     # --- sweep ------------------------------------------------------------------------------
-    sw = lambda w, o, raw, labels, *a: [
-        "sweep",
-        "--raw",
-        S(raw),
-        "--labels",
-        S(labels),  # noqa: E731
-        "--out",
-        S(o / "sweep.tsv"),
-        *a,
-    ]
+    def sw(w: World, o: Path, raw: Path, labels: Path, *a: str) -> list[str]:
+        return ["sweep", "--raw", S(raw), "--labels", S(labels), "--out", S(o / "sweep.tsv"),
+                *a]  # fmt: skip
+
     add("sweep-raw-nan", lambda w, o: sw(w, o, w.bad / "raw_nan", w.data), 1, "1.npy")
     add("sweep-raw-missing", lambda w, o: sw(w, o, w.bad / "nope", w.data), 1, "nope")
     add("sweep-labels-json", lambda w, o: sw(w, o, w.raw, w.bad / "labels_json"), 1, LABELS_NAME)
