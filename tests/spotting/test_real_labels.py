@@ -30,7 +30,7 @@ def test_vendored_labels_parse_with_hand_checked_facts() -> None:
     assert (first["team"], first["visibility"]) == ("away", "visible")
     doc = json.loads((FIXTURES / LAS_PALMAS / LABELS_NAME).read_text(encoding="utf-8"))
     raw_goals = sorted(int(a["position"]) for a in doc["annotations"] if a["label"] == "Goal")
-    assert len(raw_goals) == 6  # 1 - 4, and 6 "Goal" annotations in the file (counted by hand)
+    assert len(raw_goals) == 6  # a 1 - 4 game whose file holds 6 "Goal" annotations
     assert sorted(table.loc[table["label"] == "Goal", "position_ms"]) == raw_goals
     assert find_games(FIXTURES) == sorted(p.parent.relative_to(FIXTURES).as_posix()
                                           for p in FIXTURES.rglob(LABELS_NAME))  # fmt: skip
