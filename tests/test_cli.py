@@ -78,10 +78,9 @@ def test_cli_defaults(fake_stage):
 
 
 def test_cli_rejects_unknown_key_and_missing_path(fake_stage, capsys):
-    with pytest.raises(SystemExit) as err:
-        cli.main(["fake-stage", "--video", "v", "--out", "o", "--set", "inner.width=3"])
-    assert err.value.code == 2
-    assert "unknown config key 'inner.width'" in capsys.readouterr().err
+    assert cli.main(["fake-stage", "--video", "v", "--out", "o", "--set", "inner.width=3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config key 'inner.width'" in err and err.count("\n") == 1
     with pytest.raises(SystemExit):
         cli.main(["fake-stage", "--video", "v"])
     assert "--out" in capsys.readouterr().err
@@ -96,3 +95,34 @@ def test_top_level_help_lists_stages(capsys):
     out = capsys.readouterr().out
     for name in ("synth", "decode", "nms", "evaluate", "import-weights"):
         assert name in out
+
+
+def test_cli_errors_are_one_line_and_debug_shows_traceback(fake_stage, monkeypatch, capsys):
+    def fail(cfg, *, paths):
+        raise FileNotFoundError(2, "No such file or directory", str(paths.video))
+
+    monkeypatch.setattr(sys.modules["comedian.stages.fake_stage"], "run", fail)
+    assert cli.main(["fake-stage", "--video", "missing.mkv", "--out", "o"]) == 1
+    assert capsys.readouterr().err == (
+        "comedian fake-stage: missing.mkv: No such file or directory\n"
+    )
+    with pytest.raises(FileNotFoundError):
+        cli.main(["fake-stage", "--debug", "--video", "missing.mkv", "--out", "o"])
+    monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    with pytest.raises(FileNotFoundError):
+        cli.main(["fake-stage", "--video", "missing.mkv", "--out", "o"])
+
+
+def test_cli_bad_yaml_in_set_names_the_item(fake_stage, capsys):
+    assert cli.main(["fake-stage", "--video", "v", "--out", "o", "--set", "size=[1, 2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("comedian fake-stage: --set 'size=[1, 2': the value is not valid YAML")
+    assert err.count("\n") == 1
+
+
+def test_cli_usage_error_is_one_line(fake_stage, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["fake-stage", "--video", "v"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and err.startswith("comedian fake-stage: ")

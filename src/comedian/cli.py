@@ -11,6 +11,10 @@ Every stage module ``comedian.stages.<name>`` defines two frozen dataclasses and
 
 The subcommand name is the module name with ``-`` for ``_`` (``import_weights`` ->
 ``import-weights``). Only the chosen stage's module is imported, so ``--help`` stays fast.
+
+Errors: any failure prints ONE line, ``comedian <stage>: <file or option>: <problem>``, and exits
+with status 1 (2 for a bad option or setting, as argparse does). ``--debug`` (or the environment
+variable ``COMEDIAN_DEBUG=1``) shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import dataclasses
 import importlib
 import logging
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -26,7 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from comedian import __version__
-from comedian.config import ConfigError, apply_overrides, coerce, parse_set_args
+from comedian.config import apply_overrides, coerce, parse_set_args
+from comedian.errors import UsageError, one_line
+
+#: Environment variable that turns on tracebacks, like ``--debug``.
+DEBUG_ENV = "COMEDIAN_DEBUG"
 
 #: Stage module name -> one-line help. The order is the pipeline's.
 STAGES: dict[str, str] = {
@@ -43,6 +52,17 @@ STAGES: dict[str, str] = {
     "ensemble": "average (or max) the raw score arrays of several models",
     "summary": "one table (TSV) of the metrics of every evaluated run",
 }
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``comedian <stage>: <problem> (see --help)``."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _debug_requested(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
 
 
 def _command(module: str) -> str:
@@ -128,13 +148,21 @@ def _build_config(config_cls: type, ns: argparse.Namespace) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, build the chosen stage's Paths and Config, and run it."""
+    """Parse ``argv``, build the chosen stage's Paths and Config, and run it.
+
+    Returns:
+        The exit status: 0, 1 for a failure, 2 for a bad option or setting. Errors are
+        printed as one line on stderr (with a traceback under ``--debug``).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="comedian", description="COMEDIAN soccer action spotting pipeline stages."
     )
     parser.add_argument("--version", action="version", version=f"comedian {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--debug", action="store_true", help=f"show tracebacks of errors (or {DEBUG_ENV}=1)"
+    )
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
     by_command = {_command(m): m for m in STAGES}
     chosen = next((a for a in argv if not a.startswith("-")), None)
@@ -149,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             description=(module.__doc__ or help_text).strip(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
         _add_paths(p, module.Paths)
         _add_config(p, module.Config)
     ns = parser.parse_args(argv)
@@ -156,11 +185,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if ns.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    module = importlib.import_module(f"comedian.stages.{by_command[ns.stage]}")
+    prog = f"comedian {ns.stage}"
     try:
+        module = importlib.import_module(f"comedian.stages.{by_command[ns.stage]}")
         cfg = _build_config(module.Config, ns)
         paths = _build_paths(module.Paths, ns)
-    except ConfigError as err:
-        parser.error(str(err))
-    module.run(cfg, paths=paths)
+        module.run(cfg, paths=paths)
+    except KeyboardInterrupt:
+        if _debug_requested(argv):
+            raise
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    except Exception as err:  # noqa: BLE001 - every failure becomes one line (see module doc)
+        if _debug_requested(argv):
+            raise
+        sys.stderr.write(f"{prog}: {one_line(err)}\n")
+        return 2 if isinstance(err, UsageError) else 1
     return 0

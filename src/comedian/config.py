@@ -23,12 +23,13 @@ import yaml
 
 from comedian import __version__
 from comedian.atomic import write_text_atomic
+from comedian.errors import UsageError
 
 T = TypeVar("T")
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """An override names an unknown key or has a value of the wrong type."""
 
 
@@ -39,7 +40,11 @@ def parse_set_args(items: Sequence[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as err:
+            problem = " ".join(str(err).split())
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({problem})") from None
         if isinstance(value, str) and _FLOAT_RE.match(value):
             value = float(value)  # YAML 1.1 reads "1e-3" as a string
         out[key.strip()] = value

@@ -2,6 +2,9 @@
 
 Usage:
     python -m comedian.report results
+
+Hidden files and folders (temporary files of atomic writes, ``.<name>.<random>.tmp``) are never
+counted.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from pathlib import Path
 
 from comedian.data.frames import FrameStore
 from comedian.data.games import read_games_table
+from comedian.errors import InputError, one_line
+
+
+def _visible(paths: list[Path], root: Path) -> list[Path]:
+    return [p for p in paths if not any(part.startswith(".") for part in p.relative_to(root).parts)]
 
 
 def summarize(results: Path) -> str:
@@ -24,8 +32,8 @@ def summarize(results: Path) -> str:
         table = read_games_table(table_path)
         counts = ", ".join(f"{s} {n}" for s, n in table.groupby("split", sort=False).size().items())
         lines.append(f"games: {len(table)} ({counts})  [{table_path}]")
-    for rate_dir in sorted((results / "decode").glob("*fps")):
-        stores = sorted(rate_dir.glob("*/*.frames"))
+    for rate_dir in _visible(sorted((results / "decode").glob("*fps")), results):
+        stores = _visible(sorted(rate_dir.glob("*/*.frames")), rate_dir)
         frames = 0
         for store in stores:
             frames += FrameStore(store).num_frames
@@ -34,8 +42,12 @@ def summarize(results: Path) -> str:
             f"decode {rate_dir.name}: {len(stores)} halves, {frames} frames, {size_mb:.1f} MB"
             f"  [{rate_dir}]"
         )
-    for metrics_path in sorted((results / "evaluate").glob("**/metrics.json")):
-        metrics = json.loads(metrics_path.read_text())
+    evaluate = results / "evaluate"
+    for metrics_path in _visible(sorted(evaluate.glob("**/metrics.json")), evaluate):
+        try:
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise InputError(f"{metrics_path}: not a metrics JSON ({err})") from None
         parts = [
             f"{name} {100 * values['a_mAP']:.2f}"
             for name, values in metrics.items()
@@ -51,7 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m comedian.report", description=__doc__)
     parser.add_argument("results", type=Path, nargs="?", default=Path("results"))
     args = parser.parse_args(argv)
-    sys.stdout.write(summarize(args.results) + "\n")
+    try:
+        summary = summarize(args.results)
+    except Exception as err:  # noqa: BLE001 - one line, as the comedian CLI does
+        sys.stderr.write(f"comedian.report: {one_line(err)}\n")
+        return 1
+    sys.stdout.write(summary + "\n")
     return 0
 
 

@@ -154,6 +154,7 @@ def test_metadata(store_2fps, index_video):
         "height": H,
         "fps": SOURCE_FPS,
         "num_frames": SOURCE_FPS * SECONDS,
+        "container_duration_s": float(SECONDS),
     }
     assert meta["source_timestamp_s"] == pytest.approx([k / 25 for k in EXPECTED_2FPS], abs=1e-6)
     assert meta["codec"] == "jpeg" and meta["jpeg_quality"] == 90
@@ -164,6 +165,7 @@ def test_metadata(store_2fps, index_video):
         "jpeg_quality": 90,
         "num_threads": 0,
         "batch_size": 64,
+        "max_missing_s": 2.0,
     }
 
 
@@ -254,7 +256,7 @@ def test_corrupt_video_fails_naming_it(tmp_path):
     video.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
     out = tmp_path / "out" / "1.frames"
     with pytest.raises(VideoError, match=r"it's a game/1_224p\.mkv: cannot read video"):
-        main(["decode", "--video", str(video), "--out", str(out)])
+        main(["decode", "--debug", "--video", str(video), "--out", str(out)])
     assert _leftovers(out.parent) == []
 
 
@@ -273,7 +275,16 @@ def test_corrupt_video_exits_non_zero_from_the_command_line(tmp_path):
 def test_missing_video_fails_naming_it(tmp_path):
     out = tmp_path / "out" / "1.frames"
     with pytest.raises(VideoError, match=r"nowhere/2_224p\.mkv: video file not found"):
-        main(["decode", "--video", str(tmp_path / "nowhere" / "2_224p.mkv"), "--out", str(out)])
+        main(
+            [
+                "decode",
+                "--debug",
+                "--video",
+                str(tmp_path / "nowhere" / "2_224p.mkv"),
+                "--out",
+                str(out),
+            ]
+        )
     assert not out.exists()
 
 

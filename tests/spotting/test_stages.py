@@ -120,6 +120,7 @@ def test_evaluate_split_needs_games_table(
         main(
             [
                 "evaluate",
+                "--debug",
                 "--labels",
                 str(labels),
                 "--predictions",

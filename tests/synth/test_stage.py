@@ -39,6 +39,5 @@ def test_help_lists_settings(capsys: pytest.CaptureFixture[str]) -> None:
     [["--set", "no_such_key=1"], ["--set", "width=397"]],
 )
 def test_bad_settings_fail_before_writing(tmp_path: Path, args: list[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["synth", "--out", str(tmp_path / "d"), *args])
+    assert main(["synth", "--out", str(tmp_path / "d"), *args]) != 0
     assert not (tmp_path / "d").exists()

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import yaml
 
 from comedian.data.frames import FrameStore
 from comedian.data.games import read_games_table, slugify, soccernet_games
@@ -74,6 +75,28 @@ def test_invalid_config_is_rejected(workflow):
     proc = workflow.run("-n", "--config", "dataset={source: youtube}", check=False)
     assert proc.returncode != 0
     assert "youtube" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ((), "decoed"),  # a misspelt top-level section
+        (("decode",), "sise"),
+        (("spotting", "nms"), "windw"),
+        (("dataset",), "split"),
+        (("synth",), "seeed"),
+    ],
+)
+def test_config_typos_fail_the_dry_run_naming_the_key(workflow, section, key):
+    doc = yaml.safe_load((workflow.root / "config" / "config.yaml").read_text())
+    node = doc
+    for name in section:
+        node = node[name]
+    node[key] = 1
+    path = workflow.write_config("typo.yaml", doc)
+    proc = workflow.run("-n", "--configfile", str(path), check=False)
+    assert proc.returncode != 0
+    assert re.search(rf"['.]{key}'", proc.stdout + proc.stderr)  # 'key' or 'synth.key'
 
 
 @pytest.mark.slow

@@ -24,25 +24,30 @@ frames are milliseconds apart, so this tolerance only ever merges true ties.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
+import subprocess
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import decord
+import imageio_ffmpeg
 import numpy as np
 
 from comedian import __version__
 from comedian.config import git_revision
 from comedian.data.frames import write_store
+from comedian.errors import InputError
 
 log = logging.getLogger(__name__)
 
 _US = 1_000_000
 
 
-class VideoError(RuntimeError):
+class VideoError(InputError, RuntimeError):
     """A video is missing, unreadable or yields no frames (the message names the file)."""
 
 
@@ -120,6 +125,77 @@ def fetch_plan(index: np.ndarray, key_indices: np.ndarray) -> tuple[np.ndarray, 
     return fetch, np.searchsorted(fetch, index)
 
 
+_DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+
+
+def container_duration(video: str | os.PathLike[str]) -> float | None:
+    """The duration the container declares (ffmpeg's ``Duration:``), in seconds, or None.
+
+    An interrupted download keeps its header: a Matroska file cut in half still declares the
+    full duration, while decoding it yields only the first half of the frames.
+    """
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(video)]
+    try:
+        # ffmpeg exits 1 here ("no output file"); the header is on stderr either way
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise VideoError(f"{video}: cannot probe the container with ffmpeg ({err})") from err
+    m = _DURATION_RE.search(proc.stderr)
+    if m is None:
+        return None
+    h, mnt, s = m.groups()
+    return int(h) * 3600 + int(mnt) * 60 + float(s)
+
+
+def check_duration(
+    video: str | os.PathLike[str],
+    decoded_s: float,
+    declared_s: float | None,
+    max_missing_s: float,
+) -> None:
+    """Refuse a video whose decodable length falls short of what its container declares.
+
+    Args:
+        video: The file (for the message).
+        decoded_s: End time of the last decodable frame (seconds).
+        declared_s: The container's duration, or None when it declares none (then unchecked).
+        max_missing_s: How many seconds may be missing at the end (config ``max_missing_s``).
+
+    Raises:
+        VideoError: Naming the file and both durations.
+    """
+    if declared_s is None or declared_s <= 0:
+        log.warning("%s: the container declares no duration; length not checked", video)
+        return
+    missing = declared_s - decoded_s
+    if missing > max_missing_s:
+        raise VideoError(
+            f"{video}: truncated? the frames end at {decoded_s:.2f} s but the container declares "
+            f"{declared_s:.2f} s ({missing:.2f} s missing, more than max_missing_s="
+            f"{max_missing_s:g}); re-download the file, or raise max_missing_s to accept it"
+        )
+
+
+def check_timestamps(video: str | os.PathLike[str], stamps: np.ndarray) -> None:
+    """Refuse missing or absurd frame timestamps (NaN, negative, all zero, beyond a day).
+
+    Shapes:
+        stamps: (M, 2) start and end seconds of each frame, as decord reports them.
+    """
+    if stamps.ndim != 2 or stamps.shape[1] != 2 or len(stamps) == 0:
+        raise VideoError(f"{video}: the decoder returned no frame timestamps")
+    if not np.isfinite(stamps).all():
+        raise VideoError(f"{video}: frame timestamps hold NaN or inf values")
+    starts = stamps[:, 0]
+    if float(starts.min()) < -1.0 or float(stamps.max()) > 86_400.0:
+        raise VideoError(
+            f"{video}: absurd frame timestamps ({float(starts.min()):.3f} s .. "
+            f"{float(stamps.max()):.3f} s)"
+        )
+    if len(starts) > 1 and float(starts.max()) <= 0.0:
+        raise VideoError(f"{video}: the frames have no timestamps (all {len(starts)} are 0)")
+
+
 def _open(video: Path, **kwargs: Any) -> decord.VideoReader:
     try:
         reader = decord.VideoReader(str(video), ctx=decord.cpu(0), **kwargs)
@@ -139,6 +215,7 @@ def decode_video(
     jpeg_quality: int = 90,
     num_threads: int = 0,
     batch_size: int = 64,
+    max_missing_s: float = 2.0,
     config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Decode ``video`` at ``fps`` into the frame store ``out`` (written atomically).
@@ -152,30 +229,43 @@ def decode_video(
         num_threads: Decoder threads (0: as many as the CPUs this process may use).
         batch_size: Source frames fetched from decord per call (bounds memory: about
             ``batch_size * H * W * 3`` bytes).
+        max_missing_s: Seconds the decodable frames may fall short of the container's declared
+            duration (an interrupted download fails beyond it).
         config: The resolved decode config to embed in the header (default: these arguments).
 
     Returns:
         The store header.
 
     Raises:
-        VideoError: If the video is missing, unreadable or empty (names the file).
+        VideoError: If the video is missing, unreadable, empty, truncated (shorter than its
+            container says) or has absurd timestamps (names the file).
     """
     video = Path(video)
     if not video.is_file():
         raise VideoError(f"{video}: video file not found")
     if size is not None and (len(size) != 2 or min(size) < 1):
         raise ValueError(f"size must be (height, width) with positive values, got {size}")
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be finite and > 0, got {fps}")
+    declared_s = container_duration(video)
     probe = _open(video, num_threads=num_threads)
-    # Column 0 = start time of each frame, column 1 = its end; float32 seconds.
-    stamps = probe.get_frame_timestamp(np.arange(len(probe)))  # (M, 2)
+    try:
+        # Column 0 = start time of each frame, column 1 = its end; float32 seconds.
+        stamps = probe.get_frame_timestamp(np.arange(len(probe)))  # (M, 2)
+        source_fps = float(probe.get_avg_fps())
+        src_h, src_w = probe[0].shape[:2]
+    except (RuntimeError, decord.DECORDError, IndexError) as err:
+        raise VideoError(f"{video}: cannot probe the video ({str(err).strip()[:200]})") from err
+    check_timestamps(video, stamps)
     starts = stamps[:, 0]
-    source_fps = float(probe.get_avg_fps())
     duration_s = float(stamps[:, 1].max())
     if duration_s <= float(starts.max()):  # no frame durations in the container
+        if not (math.isfinite(source_fps) and source_fps > 0):
+            raise VideoError(f"{video}: no frame durations and no frame rate ({source_fps})")
         duration_s = float(starts.max()) + 1.0 / source_fps
     if duration_s <= 0:
         raise VideoError(f"{video}: the video's duration is {duration_s} s")
-    src_h, src_w = probe[0].shape[:2]
+    check_duration(video, duration_s, declared_s, max_missing_s)
     index = nearest_source_frames(starts, fps, duration_s)  # (K,)
     if size is None:
         reader, frame_size = probe, (int(src_h), int(src_w))
@@ -208,6 +298,7 @@ def decode_video(
             "height": int(src_h),
             "fps": source_fps,
             "num_frames": len(starts),
+            "container_duration_s": declared_s,
         },
         "source_frame_index": index.tolist(),
         "source_timestamp_s": [round(float(t), 6) for t in starts[index]],

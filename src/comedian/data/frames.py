@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import struct
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,6 +52,7 @@ import numpy as np
 import simplejpeg
 
 from comedian.atomic import atomic_path
+from comedian.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +62,13 @@ FORMAT_NAME = "comedian-frames"
 SUFFIX = ".frames"
 _PREFIX = struct.Struct("<8sIIQ")  # magic, version, reserved, header length
 _REQUIRED_KEYS = ("fps", "num_frames", "duration_s", "frame_size")
+_MAX_SIDE = 65_535  # JPEG's own limit
 #: JPEG chroma subsampling of stored frames. H.264 SoccerNet videos are 4:2:0 already, so
 #: 4:2:0 JPEG keeps all the colour the source has and decodes faster than 4:4:4.
 CHROMA_SUBSAMPLING = "420"
 
 
-class FrameStoreError(ValueError):
+class FrameStoreError(InputError):
     """A file is not a valid frame store (bad magic, truncated, inconsistent header)."""
 
 
@@ -244,7 +247,8 @@ class FrameStore:
             missing = [k for k in _REQUIRED_KEYS if k not in meta]
             if missing:
                 raise self._fail(f"header lacks {missing}")
-            num_frames = int(meta["num_frames"])
+            self._check_header(meta)
+            num_frames = meta["num_frames"]
             data_start = table_start + 8 * (num_frames + 1)
             if num_frames < 1 or data_start > size:
                 raise self._fail(f"truncated: {size} bytes, the offset table needs {data_start}")
@@ -258,6 +262,33 @@ class FrameStore:
         if offsets[0] != data_start or np.any(np.diff(offsets) <= 0):
             raise self._fail("corrupt offset table")
         return meta, offsets
+
+    def _check_header(self, meta: dict[str, Any]) -> None:
+        """Type- and range-check the format keys (a hand-edited or foreign header)."""
+
+        def number(v: Any) -> bool:
+            return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+        def integer(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        if not number(meta["fps"]) or meta["fps"] <= 0:
+            raise self._fail(f"header field fps={meta['fps']!r} is not a number > 0")
+        if not integer(meta["num_frames"]) or meta["num_frames"] < 1:
+            raise self._fail(f"header field num_frames={meta['num_frames']!r} is not an integer >= 1")
+        if not number(meta["duration_s"]) or meta["duration_s"] < 0:
+            raise self._fail(f"header field duration_s={meta['duration_s']!r} is not a number >= 0")
+        size = meta["frame_size"]
+        if (
+            not isinstance(size, list)
+            or len(size) != 2
+            or not all(integer(v) and 1 <= v <= _MAX_SIDE for v in size)
+        ):
+            raise self._fail(
+                f"header field frame_size={size!r} is not [height, width] in 1..{_MAX_SIDE}"
+            )
+        if meta.get("codec", "jpeg") != "jpeg":
+            raise self._fail(f"header field codec={meta.get('codec')!r} is not 'jpeg'")
 
     def __len__(self) -> int:
         return self.num_frames
@@ -305,8 +336,18 @@ class FrameStore:
         return data
 
     def _decode_into(self, out: np.ndarray, data: bytes | memoryview, k: int) -> None:
+        # Every pixel of ``out`` (allocated uninitialised) must be written: a JPEG of another
+        # size would leave part of it as it was, so its size is checked against the header.
         try:
+            height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+            if (height, width) != self.frame_size:
+                raise self._fail(
+                    f"frame {k}: JPEG is {height}x{width}, the header's frame_size is "
+                    f"{self.frame_size[0]}x{self.frame_size[1]}"
+                )
             simplejpeg.decode_jpeg(data, colorspace="RGB", buffer=out)
+        except FrameStoreError:
+            raise
         except ValueError as err:
             raise self._fail(f"frame {k}: corrupt JPEG data ({err})") from err
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from comedian.atomic import atomic_path
+from comedian.errors import InputError
 from comedian.data.soccernet import SPLITS
 
 COLUMNS: tuple[str, ...] = ("slug", "split", "path")
@@ -89,10 +90,18 @@ def read_games_table(path: str | Path) -> pd.DataFrame:
     Raises:
         ValueError: Naming the file and the problem (missing column, bad slug, duplicates).
     """
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the games table is empty (expected columns {list(COLUMNS)})")
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        problem = " ".join(str(err).split())
+        raise InputError(f"{path}: not a games table (TSV): {problem}") from None
+    if table.empty:
+        raise InputError(f"{path}: the games table has no game")
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}")
+        raise InputError(f"{path}: missing column(s) {missing}")
     bad = table.loc[~table["slug"].str.match(SLUG_RE), "slug"]
     if len(bad):
         raise ValueError(f"{path}: slug {bad.iloc[0]!r} is not [a-z0-9_]+")

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from comedian.data.soccernet import CLASS_INDEX, NUM_CLASSES, VISIBILITIES
+from comedian.errors import InputError
 
 #: Columns of the event table returned by :func:`read_labels`.
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -39,7 +40,7 @@ REQUIRED_FIELDS: tuple[str, ...] = ("gameTime", "label", "position", "team", "vi
 _GAME_TIME = re.compile(r"^\s*([12])\s*-\s*(\d+):([0-5]\d)\s*$")
 
 
-class LabelsError(ValueError):
+class LabelsError(InputError):
     """A malformed ``Labels-v2.json``; the message names the file, annotation and field."""
 
 
@@ -132,6 +133,8 @@ def read_labels(
             doc = json.load(f)
     except json.JSONDecodeError as err:
         raise LabelsError(f"{path}: invalid JSON ({err})") from None
+    except UnicodeDecodeError as err:
+        raise LabelsError(f"{path}: not UTF-8 text ({err})") from None
     return parse_labels(doc, source=str(path), half_durations=half_durations)
 
 

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from comedian.errors import InputError
+
 log = logging.getLogger(__name__)
 
 #: Keys that carry no model weights for us (checkpoints.md §1 step 4, §2.3, §4.2, §5).
@@ -39,7 +41,7 @@ _OUR_HEAD = "head."
 _RECOMPUTED_RE = re.compile(r"(^|\.)(relative_position_index|attn_mask)$")
 
 
-class ReferenceWeightsError(ValueError):
+class ReferenceWeightsError(InputError):
     """A reference state dict does not fit the model (missing, unmatched or mis-shaped keys)."""
 
 

@@ -41,8 +41,8 @@ def check_raw_scores(scores: np.ndarray, where: str | Path) -> None:
 def write_raw_half(path: str | Path, scores: np.ndarray) -> None:
     """Write one half's scores (checked) atomically."""
     check_raw_scores(scores, path)
-    with atomic_path(path) as tmp:
-        np.save(tmp, scores)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.save(f, scores)  # to a file object: np.save would append .npy to the .tmp name
 
 
 def read_raw_half(path: str | Path) -> np.ndarray:
@@ -50,8 +50,8 @@ def read_raw_half(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         scores = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: cannot read raw scores ({err})") from err
+    except (OSError, ValueError, EOFError) as err:  # EOFError: an empty or truncated file
+        raise ValueError(f"{path}: cannot read raw scores ({err or type(err).__name__})") from err
     check_raw_scores(scores, path)
     return scores
 

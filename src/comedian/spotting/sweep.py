@@ -199,5 +199,5 @@ def plot_heatmap(
             fig.colorbar(im, ax=ax)
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
+        fig.savefig(tmp, dpi=100, format="png")  # the temporary name ends in .tmp
     plt.close(fig)

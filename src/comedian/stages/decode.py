@@ -8,17 +8,25 @@ Frame k of the store is the source frame nearest to k / fps seconds, ties to the
 (method.md section 0; the rule and its float handling are documented in
 ``comedian.data.decode``). The store is ONE file per half and embeds its own resolved config,
 comedian version and git revision in its header, instead of a ``config.resolved.yaml`` beside it,
-so that a half stays one file (SoccerNet at 2 fps is 5.4 M frames). A missing or unreadable
-video raises an error naming the file and leaves no output.
+so that a half stays one file (SoccerNet at 2 fps is 5.4 M frames). A missing, unreadable or
+truncated video (its frames end more than ``max_missing_s`` before the duration its container
+declares: an interrupted download) raises an error naming the file and leaves no output.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from comedian.config import to_dict
+from comedian.atomic import remove_stale_siblings
+from comedian.config import ConfigError, to_dict
 from comedian.data.decode import decode_video
+from comedian.guards import refuse_overwrite
+
+#: Largest accepted frame side and store rate (a 224p source is 398 x 224; far above: a typo).
+MAX_SIDE = 8192
+MAX_FPS = 240.0
 
 
 @dataclass(frozen=True)
@@ -56,14 +64,40 @@ class Config:
         default=64,
         metadata={"help": "source frames fetched from the decoder per call (bounds memory)"},
     )
+    max_missing_s: float = field(
+        default=2.0,
+        metadata={
+            "help": "seconds the decoded frames may end before the container's declared "
+            "duration; more means an interrupted download and fails"
+        },
+    )
+
+
+def check_config(cfg: Config) -> None:
+    """Refuse settings out of range, naming the option (before any work).
+
+    Raises:
+        ConfigError: For the first bad setting.
+    """
+    if not (math.isfinite(cfg.fps) and 0 < cfg.fps <= MAX_FPS):
+        raise ConfigError(f"--fps: must be finite, > 0 and <= {MAX_FPS:g}, got {cfg.fps}")
+    if cfg.size is not None and not all(1 <= v <= MAX_SIDE for v in cfg.size):
+        raise ConfigError(f"size: [height, width] must be in 1..{MAX_SIDE}, got {list(cfg.size)}")
+    if not 1 <= cfg.jpeg_quality <= 100:
+        raise ConfigError(f"--jpeg-quality: must be in 1..100, got {cfg.jpeg_quality}")
+    if not 0 <= cfg.num_threads <= 1024:
+        raise ConfigError(f"--num-threads: must be in 0..1024, got {cfg.num_threads}")
+    if not 1 <= cfg.batch_size <= 4096:
+        raise ConfigError(f"--batch-size: must be in 1..4096, got {cfg.batch_size}")
+    if not (math.isfinite(cfg.max_missing_s) and cfg.max_missing_s >= 0):
+        raise ConfigError(f"--max-missing-s: must be finite and >= 0, got {cfg.max_missing_s}")
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Decode ``paths.video`` into ``paths.out`` with the settings of ``cfg``."""
-    if cfg.fps <= 0:
-        raise ValueError(f"fps must be positive, got {cfg.fps}")
-    if cfg.batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {cfg.batch_size}")
+    check_config(cfg)
+    refuse_overwrite(inputs={"--video": paths.video}, outputs={"--out": paths.out})
+    remove_stale_siblings(paths.out)  # the temporary file of a killed run of this job
     decode_video(
         paths.video,
         paths.out,
@@ -72,5 +106,6 @@ def run(cfg: Config, *, paths: Paths) -> None:
         jpeg_quality=cfg.jpeg_quality,
         num_threads=cfg.num_threads,
         batch_size=cfg.batch_size,
+        max_missing_s=cfg.max_missing_s,
         config=to_dict(cfg),
     )

@@ -15,8 +15,11 @@ import logging
 from pathlib import Path
 from typing import Literal
 
+from comedian.atomic import atomic_tree, remove_stale_siblings
 from comedian.config import write_resolved
+from comedian.guards import refuse_overwrite
 from comedian.spotting.ensemble import ensemble_dirs
+from comedian.spotting.scores import RAW_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,10 @@ class Config:
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
-    games = ensemble_dirs(paths.raw, paths.out, reduce=cfg.reduce)
+    refuse_overwrite(inputs={"--raw": paths.raw}, outputs={"--out": paths.out})
+    remove_stale_siblings(paths.out)  # the temporary folder of a killed run
+    # Replaced as a whole: an existing folder never ends up mixing two ensembles' games.
+    with atomic_tree(paths.out, owned=(*RAW_NAMES.values(), "config.resolved.yaml")) as tmp:
+        games = ensemble_dirs(paths.raw, tmp, reduce=cfg.reduce)
+        write_resolved(tmp / "config.resolved.yaml", stage="ensemble", config=cfg, paths=paths)
     logger.info("%s of %d runs, %d games -> %s", cfg.reduce, len(paths.raw), len(games), paths.out)
-    write_resolved(paths.out / "config.resolved.yaml", stage="ensemble", config=cfg, paths=paths)

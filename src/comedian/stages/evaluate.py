@@ -24,6 +24,7 @@ from comedian.atomic import write_text_atomic
 from comedian.config import write_resolved
 from comedian.data.games import read_games_table, split_paths
 from comedian.data.soccernet import CLASSES
+from comedian.guards import refuse_overwrite
 from comedian.spotting.metrics import METRIC_NAMES, evaluate_games, find_games
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,17 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
+    refuse_overwrite(
+        inputs={
+            "--labels": paths.labels,
+            "--predictions": paths.predictions,
+            "--games": paths.games,
+        },
+        outputs={
+            "--out": paths.out,
+            "config.resolved.yaml": paths.out.parent / "config.resolved.yaml",
+        },
+    )
     games = select_games(paths.labels, paths.games, cfg.split)
     metrics = METRIC_NAMES if cfg.metric == "all" else (cfg.metric,)
     results = evaluate_games(paths.labels, paths.predictions, games, metrics, missing=cfg.missing)

@@ -29,6 +29,7 @@ import torch
 
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
+from comedian.guards import refuse_overwrite
 from comedian.models import (
     ReferenceWeightsError,
     build_model,
@@ -75,17 +76,31 @@ class Config:
 
 def _load(src: Path, trust_pickle: bool) -> Any:
     if not src.is_file():
-        raise FileNotFoundError(f"{src}: no such file")
+        raise ReferenceWeightsError(f"{src}: no such file")
+    if src.stat().st_size == 0:
+        raise ReferenceWeightsError(f"{src}: the file is empty")
     try:
         return torch.load(src, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if not trust_pickle:
             raise ReferenceWeightsError(
                 f"{src}: cannot be read with weights_only=True (a Lightning checkpoint holding "
-                f"Python objects?). If you trust the file, pass --trust-pickle true.\n{err}"
+                f"Python objects?). If you trust the file, pass --trust-pickle true "
+                f"({' '.join(str(err).split())[:300]})"
             ) from err
+    except Exception as err:  # noqa: BLE001 - torch fails on foreign bytes in many ways
+        # torch's own messages for a text file, a truncated zip or a foreign format
+        raise ReferenceWeightsError(
+            f"{src}: not a readable PyTorch checkpoint (empty, truncated or another format: "
+            f"{' '.join(str(err).split())[:200]})"
+        ) from err
     log.warning("%s: loading with full unpickling (--trust-pickle)", src)
-    return torch.load(src, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(src, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - arbitrary pickles fail in arbitrary ways
+        raise ReferenceWeightsError(
+            f"{src}: cannot unpickle ({type(err).__name__}: {' '.join(str(err).split())[:200]})"
+        ) from err
 
 
 def _is_vit_layout(state_dict: dict[str, torch.Tensor]) -> bool:
@@ -93,10 +108,10 @@ def _is_vit_layout(state_dict: dict[str, torch.Tensor]) -> bool:
     return "cls_token" in trunk and "spatial_cls_token" not in trunk
 
 
-def run(cfg: Config, *, paths: Paths) -> None:
-    """Read ``paths.src``, map it onto ``cfg.arch`` strictly, write ``paths.out``."""
-    source = str(paths.src)
-    state_dict = unwrap_state_dict(_load(paths.src, cfg.trust_pickle), source)
+def _convert(
+    cfg: Config, state_dict: dict[str, torch.Tensor], source: str
+) -> tuple[torch.nn.Module, dict[str, Any], dict[str, Any]]:
+    """Build ``cfg.arch`` from the file's keys and load it: (model, builder kwargs, report)."""
     report: dict[str, Any]
     if cfg.arch == "vivit_tiny" and _is_vit_layout(state_dict):
         # A step-1 ViT: build the paper ViViT around it (method.md §5).
@@ -114,6 +129,32 @@ def run(cfg: Config, *, paths: Paths) -> None:
             model, state_dict, source=source, require_head=cfg.require_head
         )
         report = {"mode": "reference", **asdict(loaded)}
+    return model, kwargs, report
+
+
+def run(cfg: Config, *, paths: Paths) -> None:
+    """Read ``paths.src``, map it onto ``cfg.arch`` strictly, write ``paths.out``."""
+    refuse_overwrite(
+        inputs={"--src": paths.src},
+        outputs={
+            "--out": paths.out,
+            "config.resolved.yaml": paths.out.parent / "config.resolved.yaml",
+        },
+    )
+    source = str(paths.src)
+    state_dict = unwrap_state_dict(_load(paths.src, cfg.trust_pickle), source)
+    try:
+        model, kwargs, report = _convert(cfg, state_dict, source)
+    except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as err:
+        if isinstance(err, ReferenceWeightsError):
+            if source in str(err):
+                raise
+            raise ReferenceWeightsError(f"{source}: {err}") from err
+        # a file of another architecture: missing keys or mismatched shapes
+        raise ReferenceWeightsError(
+            f"{source}: does not fit --arch {cfg.arch} ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:200]})"
+        ) from err
     ckpt = {
         "arch": cfg.arch,
         "model_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()},

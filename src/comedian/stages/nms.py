@@ -19,8 +19,10 @@ from typing import Literal
 
 import numpy as np
 
+from comedian.atomic import atomic_tree, remove_stale_siblings
 from comedian.config import write_resolved
 from comedian.data.soccernet import NUM_CLASSES, RESULTS_NAME
+from comedian.guards import refuse_overwrite
 from comedian.spotting.nms import nms
 from comedian.spotting.results import peaks_to_predictions, write_results, zip_results
 from comedian.spotting.scores import find_raw_games, read_raw_game
@@ -70,13 +72,18 @@ def apply_nms(cfg: Config, scores: dict[int, np.ndarray]) -> dict[int, np.ndarra
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
+    refuse_overwrite(inputs={"--raw": paths.raw}, outputs={"--out": paths.out, "--zip": paths.zip})
+    remove_stale_siblings(paths.out)  # the temporary folder of a killed run
     games = find_raw_games(paths.raw)
     total = 0
-    for game in games:
-        predictions = peaks_to_predictions(apply_nms(cfg, read_raw_game(paths.raw, game)))
-        write_results(paths.out / game / RESULTS_NAME, game, predictions)
-        total += len(predictions["half"])
+    # Replaced as a whole: a folder that held another setting's results never ends up mixing
+    # the two (games absent from this run lose their old results file).
+    with atomic_tree(paths.out, owned=(RESULTS_NAME, "config.resolved.yaml")) as tmp:
+        for game in games:
+            predictions = peaks_to_predictions(apply_nms(cfg, read_raw_game(paths.raw, game)))
+            write_results(tmp / game / RESULTS_NAME, game, predictions)
+            total += len(predictions["half"])
+        write_resolved(tmp / "config.resolved.yaml", stage="nms", config=cfg, paths=paths)
     logger.info("%d games, %d predictions -> %s", len(games), total, paths.out)
     if paths.zip is not None:
         zip_results(paths.out, paths.zip)
-    write_resolved(paths.out / "config.resolved.yaml", stage="nms", config=cfg, paths=paths)

@@ -22,6 +22,7 @@ from typing import Literal
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
 from comedian.data.soccernet import LABELS_NAME
+from comedian.guards import refuse_overwrite
 from comedian.spotting.metrics import read_labels
 from comedian.spotting.scores import find_raw_games, read_raw_game
 from comedian.spotting.sweep import grid, plot_heatmap, sweep_nms
@@ -63,6 +64,14 @@ class Config:
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
+    refuse_overwrite(
+        inputs={"--raw": paths.raw, "--labels": paths.labels, "--games": paths.games},
+        outputs={
+            "--out": paths.out,
+            "--heatmap": paths.heatmap or paths.out.parent / "heatmap.png",
+            "config.resolved.yaml": paths.out.parent / "config.resolved.yaml",
+        },
+    )
     raw_games = find_raw_games(paths.raw)
     if cfg.split is None and paths.games is None:
         games = raw_games

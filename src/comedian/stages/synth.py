@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from comedian.atomic import remove_stale_temporaries
 from comedian.config import write_resolved
 from comedian.synth import SynthConfig, generate
 
@@ -33,5 +34,7 @@ class Paths:
 def run(cfg: Config, *, paths: Paths) -> None:
     """Generate the dataset under ``paths.out`` and record the resolved config there."""
     workers = cfg.workers or os.cpu_count() or 1
+    # The stage owns its dataset root: temporary files of a killed run go before anything else.
+    remove_stale_temporaries(paths.out)
     generate(cfg, paths.out, workers=workers)
     write_resolved(paths.out / "config.resolved.yaml", stage="synth", config=cfg, paths=paths)
