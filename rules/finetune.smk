@@ -5,7 +5,9 @@
 
 from comedian import paths as P
 
-TRAIN_SPLITS = ("train", "valid")
+# Training reads the train split and validates on valid when the dataset has it.
+TRAIN_SPLITS = tuple(s for s in ("train", "valid") if s in config["dataset"]["splits"])
+NO_VALID = "" if "valid" in TRAIN_SPLITS else "--set valid_split=null"
 
 
 def finetune_head_init(wildcards):
@@ -42,10 +44,11 @@ rule finetune_head:
         root=DATA_ROOT,
         init=init_arg,
         sets=run_sets("finetune_head"),
+        no_valid=NO_VALID,
     shell:
         "python -m comedian finetune-head --games {input.games:q} --frames {params.frames:q} "
         "--labels {params.root:q} --out {output.model:q} {params.init} {params.sets} "
-        "> {log:q} 2>&1"
+        "{params.no_valid} > {log:q} 2>&1"
 
 
 rule finetune:
@@ -71,7 +74,8 @@ rule finetune:
         frames=P.FRAMES_DIR.format(fps=2),
         root=DATA_ROOT,
         sets=run_sets("finetune"),
+        no_valid=NO_VALID,
     shell:
         "python -m comedian finetune --init {input.init:q} --games {input.games:q} "
         "--frames {params.frames:q} --labels {params.root:q} --out {output.model:q} "
-        "{params.sets} > {log:q} 2>&1"
+        "{params.sets} {params.no_valid} > {log:q} 2>&1"

@@ -276,7 +276,8 @@ class StepLog(Callback):
             },
         )
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # after the module's own on_validation_epoch_end has computed this epoch's metrics
         metrics = getattr(pl_module, "val_metrics", None) or {}
         if trainer.sanity_checking or not metrics:
             return

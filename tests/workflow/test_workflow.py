@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -37,7 +38,19 @@ def test_dry_run_default_config(workflow):
     counts = job_counts(proc.stdout)
     default = SynthConfig()
     n_games = default.train + default.valid + default.test
-    assert counts == {"all": 1, "decode": 2 * n_games, "games": 1, "synth": 1}
+    # one run (vivit) evaluated on valid and test at the default NMS setting
+    assert counts == {
+        "all": 1,
+        "decode": 2 * n_games,
+        "games": 1,
+        "synth": 1,
+        "finetune_head": 1,
+        "finetune": 1,
+        "predict": 2,
+        "nms": 2,
+        "evaluate": 2,
+        "summary": 1,
+    }
 
 
 def test_paper_dry_run_plans_all_official_games(workflow, tmp_path):
@@ -99,10 +112,29 @@ def test_config_typos_fail_the_dry_run_naming_the_key(workflow, section, key):
     assert re.search(rf"['.]{key}'", proc.stdout + proc.stderr)  # 'key' or 'synth.key'
 
 
+#: One epoch of each fine-tuning stage on two clips, a tiny ViViT: the whole DAG in a minute.
+TINY_TRAINING = {
+    "runs": {
+        "tiny": {
+            "arch": "vivit_tiny",
+            "model": {"img_size": 16, "patch_size": 8, "embed_dim": 16, "depth": 1,
+                      "num_heads": 2, "temporal_depth": 1, "temporal_num_heads": 2},
+            "seed": 0,
+        }
+    },
+    "finetune_head": {"epochs": 1, "batch_size": 2, "random_windows": 0, "num_workers": 0},
+    "finetune": {"epochs": 1, "batch_size": 2, "random_windows": 0, "num_workers": 0},
+    "predict": {"batch_size": 2, "num_workers": 0},
+}
+
+
 @pytest.mark.slow
-def test_real_run_with_spaces_and_quotes_in_game_names(workflow):
+def test_real_run_from_video_to_metric_with_spaces_and_quotes_in_game_names(workflow):
+    """The whole DAG (synth -> decode -> finetune_head -> finetune -> predict -> nms ->
+    evaluate -> summary) on 2 games of 12 s halves with a tiny model."""
     workflow.write_config(
-        "tiny.yaml", {"synth": TINY_SYNTH, "dataset": {"splits": ["train", "test"]}}
+        "tiny.yaml",
+        {"synth": TINY_SYNTH, "dataset": {"splits": ["train", "test"]}, **TINY_TRAINING},
     )
     plan = plan_games(SynthConfig(**TINY_SYNTH))
     assert any("'" in path for _, path in plan) or all(" " in path for _, path in plan)
@@ -115,6 +147,20 @@ def test_real_run_with_spaces_and_quotes_in_game_names(workflow):
             store = FrameStore(workflow.root / f"results/decode/2fps/{slug}/{half}.frames")
             assert store.num_frames == 24  # 12 s at 2 fps
             assert (workflow.root / f"logs/decode/2fps/{slug}/{half}.log").exists()
+    summary = pd.read_csv(workflow.root / "results/summary.tsv", sep="\t")
+    assert summary[["run", "split", "nms"]].values.tolist() == [["tiny", "test", "soft_w20_t0.001_m0"]]
+    assert 0.0 <= summary["tight"].iloc[0] <= 1.0 and 0.0 <= summary["loose"].iloc[0] <= 1.0
+    assert len([c for c in summary.columns if c.startswith("tight/")]) == 17
+    for stage in ("finetune_head", "finetune"):
+        out = workflow.root / "results" / stage / "tiny"
+        assert {"model.pt", "last.pt", "train_log.csv", "config.resolved.yaml"} <= {
+            p.name for p in out.iterdir()
+        }
+        assert not (out / ".resume").exists()  # removed once the outputs exist
+        log = pd.read_csv(out / "train_log.csv")
+        assert len(log) >= 1 and log["loss"].notna().all()
+    raw = list((workflow.root / "results/predict/tiny/test/raw").rglob("1.npy"))
+    assert len(raw) == 1 and np.load(raw[0]).shape == (24, 17)
     assert "Nothing to be done" in workflow.run("-n", "--configfile", "config/tiny.yaml").stdout
 
 

@@ -42,6 +42,7 @@ from comedian.data.spotting import (
 )
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.transforms import AugmentConfig
+from comedian.guards import refuse_overwrite
 from comedian.models import build_model
 from comedian.models.loading import init_trunk, load_weights
 from comedian.spotting.metrics import read_labels
@@ -135,6 +136,11 @@ def build_spotting_model(cfg: Config, paths: Paths, stage: str) -> tuple[torch.n
 def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool) -> None:
     """Run stage A or B (shared by ``finetune_head`` and ``finetune``)."""
     out_dir = paths.out.parent
+    refuse_overwrite(
+        inputs={"--games": paths.games, "--frames": paths.frames, "--labels": paths.labels,
+                "--init": paths.init},
+        outputs={"--out": paths.out, "last.pt beside --out": out_dir / "last.pt"},
+    )
     TrainTask.seed_everything(cfg.seed)
     model, arch, kwargs = build_spotting_model(cfg, paths, stage)
     img_size = int(getattr(model, "img_size", 224))

@@ -18,16 +18,18 @@ under a temporary name and renamed when complete.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from comedian.atomic import atomic_tree, remove_stale_temporaries
 from comedian.config import write_resolved
 from comedian.data.spotting import split_halves
+from comedian.guards import refuse_overwrite
 from comedian.models.loading import load_weights
 from comedian.spotting.inference import score_halves
-from comedian.spotting.scores import write_raw_game
+from comedian.spotting.scores import RAW_NAMES, write_raw_game
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,11 @@ class Config:
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
+    refuse_overwrite(
+        inputs={"--model": paths.model, "--games": paths.games, "--frames": paths.frames,
+                "--labels": paths.labels},
+        outputs={"--out": paths.out},
+    )
     model, arch, kwargs = load_weights(paths.model, cfg.arch, trust_pickle=cfg.trust_pickle)
     if getattr(model, "head", None) is None:
         raise ValueError(f"{paths.model}: the {arch} model has no spotting head")
@@ -70,18 +77,13 @@ def run(cfg: Config, *, paths: Paths) -> None:
         device=cfg.device, progress=True,
     )
     out = paths.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        games: dict[str, dict[int, object]] = {}
-        for h, s in zip(halves, scores, strict=True):
-            games.setdefault(h.game, {})[h.half] = s
+    remove_stale_temporaries(out.parent, recursive=False)
+    games: dict[str, dict[int, np.ndarray]] = {}
+    for h, s in zip(halves, scores, strict=True):
+        games.setdefault(h.game, {})[h.half] = s
+    # the whole folder is replaced at once: a rerun never leaves a mix of two models' scores
+    with atomic_tree(out, owned=(*RAW_NAMES.values(), "config.resolved.yaml")) as tmp:
         for game, by_half in games.items():
-            write_raw_game(tmp, game, by_half)  # type: ignore[arg-type]
+            write_raw_game(tmp, game, by_half)
         write_resolved(tmp / "config.resolved.yaml", stage="predict", config=cfg, paths=paths)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("%d games -> %s", len(games), out)

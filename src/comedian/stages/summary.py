@@ -20,6 +20,7 @@ import pandas as pd
 
 from comedian.atomic import atomic_path
 from comedian.data.soccernet import CLASSES
+from comedian.guards import refuse_overwrite
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def summary_table(metrics: tuple[Path, ...] | list[Path]) -> pd.DataFrame:
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
+    refuse_overwrite(inputs={"--metrics": paths.metrics}, outputs={"--out": paths.out})
     table = summary_table(paths.metrics)
     with atomic_path(paths.out) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6f")
