@@ -198,7 +198,9 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
             shutil.chown(MUNGE_SOCKET_DIR, "munge", "munge")
             self._start("munged", ["/usr/sbin/munged"], munge_pid, user="munge")
         self._start(
-            "slurmctld", ["/usr/sbin/slurmctld", "-f", str(self.conf), "-i"], self.root / "slurmctld.pid"
+            "slurmctld",
+            ["/usr/sbin/slurmctld", "-f", str(self.conf), "-i"],
+            self.root / "slurmctld.pid",
         )
         self._start("slurmd", ["/usr/sbin/slurmd", "-f", str(self.conf)], self.root / "slurmd.pid")
         deadline = time.monotonic() + timeout
