@@ -49,3 +49,22 @@ def test_cpu_ddp_counts_tasks():
 def test_ambiguous_geometry_is_refused(res, message):
     with pytest.raises(GeometryError, match=message):
         stage_geometry(res)
+
+
+def test_every_gpu_rule_of_the_slurm_profile_has_a_valid_geometry():
+    from pathlib import Path
+
+    import yaml
+
+    profile = Path(__file__).resolve().parents[1] / "profiles/slurm/config.yaml"
+    rules = yaml.safe_load(profile.read_text())["set-resources"]
+    gpu_rules = {"pretrain", "teacher", "extract_features", "distill", "finetune_head"}
+    gpu_rules |= {"finetune", "predict"}
+    for rule in gpu_rules:
+        res = rules[rule]
+        assert res["slurm_partition"] == "gpu", rule
+        devices = num_devices(res)  # raises on an impossible layout
+        assert devices == res["gpu"] >= 1, rule
+        if res.get("mpi"):
+            assert srun_prefix(res).startswith("srun "), rule
+            assert res["tasks_per_node"] == res["gpu"], rule
