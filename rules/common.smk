@@ -65,14 +65,14 @@ def video(wildcards):
 def video_input(wildcards):
     """Input function: the video as a DAG input.
 
-    Synthetic videos are made by the rule synth. SoccerNet videos are downloaded beforehand;
-    a missing one is left out of the DAG, so that `snakemake -n` can plan the paper's 550 games
-    on a machine without the videos, and the decode job then fails naming the missing file.
+    Synthetic videos are made by the rule synth. A SoccerNet video that is not there yet makes
+    the decode job wait for the download of its split (rule download); a video already there
+    is used as it is, so an existing SoccerNet tree needs no download and no credentials.
     """
     path = video(wildcards)
     if config["dataset"]["source"] == "synthetic" or Path(path).exists():
         return [path]
-    return []
+    return [f"results/download/{GAMES.loc[wildcards.game, 'split']}.tsv"]
 
 
 def labels(wildcards):

@@ -1,4 +1,5 @@
-# Data phase: the embedded synthetic dataset, the games table and frame decoding.
+# Data phase: the embedded synthetic dataset or the SoccerNet-v2 download, the games table and
+# frame decoding.
 
 
 if config["dataset"]["source"] == "synthetic":
@@ -23,13 +24,36 @@ if config["dataset"]["source"] == "synthetic":
             "benchmarks/synth/synth.tsv"
         conda:
             "../environment.yml"
-        threads: workflow.cores
+        # A fixed count, not workflow.cores: cluster executors define no total core count.
+        # Local runs scale it down to --cores.
+        threads: 8
         params:
             root=DATA_ROOT,
             sets=sets(config.get("synth", {})),
         shell:
             "python -m comedian synth --out {params.root:q} {params.sets} "
             "--set workers={threads} > {log:q} 2>&1"
+
+
+if config["dataset"]["source"] == "soccernet":
+
+    # Runs on the submitting machine (cluster nodes often have no internet access).
+    localrules:
+        download,
+
+    rule download:
+        output:
+            manifest="results/download/{split}.tsv",
+        log:
+            "logs/download/{split}.log",
+        conda:
+            "../environment.yml"
+        params:
+            root=DATA_ROOT,
+            sets=sets(config.get("download", {})),
+        shell:
+            "python -m comedian download --root {params.root:q} --manifest {output.manifest:q} "
+            "--set splits=[{wildcards.split}] {params.sets} > {log:q} 2>&1"
 
 
 rule games:

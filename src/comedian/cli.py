@@ -39,6 +39,7 @@ DEBUG_ENV = "COMEDIAN_DEBUG"
 
 #: Stage module name -> one-line help. The order is the pipeline's.
 STAGES: dict[str, str] = {
+    "download": "download SoccerNet-v2 224p videos and labels of some splits (resumable)",
     "synth": "generate the embedded synthetic SoccerNet-format dataset",
     "games": "write the games table (slug, split, path) of the configured dataset",
     "decode": "decode one half's video into a frame store at a fixed fps",

@@ -1,0 +1,179 @@
+"""The workflow through ``--profile`` on a real one-node SLURM cluster (jobs run by slurmd).
+
+The cluster is the session fixture of conftest.py; the profile is tests/slurm/profile, the
+same executor plugin as profiles/slurm with the settings a cluster without accounting needs.
+Every snakemake call is wrapped in ``timeout`` so that a status check that never ends fails the
+test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from comedian.data.frames import FrameStore
+from comedian.data.games import read_games_table, slugify, soccernet_games
+from comedian.synth import write_half
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+PROFILE = HERE / "profile"
+WORKFLOW_FILES = ("Snakefile", "rules", "schemas", "config", "environment.yml")
+TINY = {
+    "synth": {
+        "seed": 5,
+        "train": 1,
+        "valid": 0,
+        "test": 0,
+        "challenge": 0,
+        "half_duration_s": 10.0,
+    },
+    "dataset": {"splits": ["train"]},
+}
+SBATCH_RE = re.compile(r"sbatch call: (sbatch .*?--comment '?rule_(\w+?)(?:_wildcards\S*)?'? .*)")
+SUBMITTED_RE = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+
+
+def snakemake(
+    root: Path, env: dict[str, str], *args: str, timeout_s: int = 200
+) -> subprocess.CompletedProcess:
+    """Run snakemake of this environment in ``root`` under ``timeout``."""
+    bin_dir = Path(sys.executable).parent
+    env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
+    cmd = ["timeout", "-k", "10", str(timeout_s), str(bin_dir / "snakemake"), *args]
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+
+
+def output(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout + proc.stderr
+
+
+def check(proc: subprocess.CompletedProcess) -> str:
+    text = output(proc)
+    if proc.returncode == 124:
+        raise AssertionError(f"snakemake timed out:\n{text[-6000:]}")
+    assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{text[-6000:]}"
+    return text
+
+
+def copy_workflow(root: Path) -> Path:
+    root.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name)
+        else:
+            shutil.copy2(src, root / name)
+    return root
+
+
+def submitted(text: str) -> dict[str, str]:
+    """SLURM job id -> its log file, from the plugin's submission messages."""
+    return dict(SUBMITTED_RE.findall(text))
+
+
+def test_demo_dag_runs_through_the_profile(slurm_cluster, tmp_path):
+    root = copy_workflow(tmp_path / "wf")
+    (root / "config/tiny.yaml").write_text(yaml.safe_dump(TINY))
+    text = check(
+        snakemake(
+            root, slurm_cluster.env(), "--profile", str(PROFILE), "--configfile", "config/tiny.yaml"
+        )
+    )
+    jobs = submitted(text)
+    # synth, games and the 2 halves of the game's decode: one SLURM job each.
+    assert len(jobs) == 4, text[-4000:]
+    for job_id, log in jobs.items():
+        assert slurm_cluster.job_state(job_id) == "COMPLETED"
+        assert (root / log).exists(), log
+    rules = {Path(log).relative_to(root).parts[2] for log in jobs.values()}
+    assert rules == {"rule_synth", "rule_games", "rule_decode"}
+    table = read_games_table(root / "results/games/games.tsv")
+    assert len(table) == 1
+    for slug in table["slug"]:
+        for half in (1, 2):
+            store = FrameStore(root / f"results/decode/2fps/{slug}/{half}.frames")
+            assert store.num_frames == 20  # 10 s at 2 fps
+    again = check(
+        snakemake(
+            root,
+            slurm_cluster.env(),
+            "--profile",
+            str(PROFILE),
+            "--configfile",
+            "config/tiny.yaml",
+            "-n",
+        )
+    )
+    assert "Nothing to be done" in again
+
+
+def test_failing_job_is_reported_with_its_logs(slurm_cluster, tmp_path):
+    root = copy_workflow(tmp_path / "wf")
+    data = tmp_path / "SoccerNet"
+    good, bad = soccernet_games(["test"])["path"].tolist()[:2]
+    (data / good).mkdir(parents=True)
+    (data / bad).mkdir(parents=True)
+    write_half(data / good / "1_224p.mkv", duration_s=2.0, seed=1)
+    (data / bad / "1_224p.mkv").write_bytes(b"\x1a\x45\xdf\xa3 not a matroska file" * 50)
+    targets = [f"results/decode/2fps/{slugify(g)}/1.frames" for g in (good, bad)]
+    proc = snakemake(
+        root,
+        slurm_cluster.env(),
+        "--profile",
+        str(PROFILE),
+        "--config",
+        f"dataset={{source: soccernet, root: '{data}', splits: [test]}}",
+        "--",
+        *targets,
+    )
+    text = output(proc)
+    assert proc.returncode not in (0, 124), text[-4000:]
+    assert (root / targets[0]).exists()  # keep-going: the good half is decoded
+    assert not (root / targets[1]).exists()
+    rule_log = f"logs/decode/2fps/{slugify(bad)}/1.log"
+    assert rule_log in text
+    assert str(data / bad / "1_224p.mkv") in (root / rule_log).read_text()
+    # The plugin names the SLURM log of the failed job; it holds the job's own error report.
+    failed = re.search(r"SLURM-job '(\d+)' failed, SLURM status is: '(\w+)'", text)
+    assert failed is not None, text[-4000:]
+    assert failed.group(2) == "FAILED"
+    log = submitted(text)[failed.group(1)]
+    assert log in text.split(failed.group(0), 1)[1]
+    assert "Error in rule decode" in (root / log).read_text()
+
+
+def test_gpu_and_ddp_rules_on_the_cluster(slurm_cluster, tmp_path):
+    root = tmp_path / "probe"
+    root.mkdir()
+    shutil.copy2(HERE / "probe.smk", root / "Snakefile")
+    shutil.copy2(HERE / "ddp_probe.py", root / "ddp_probe.py")
+    proc = snakemake(root, slurm_cluster.env(), "--profile", str(PROFILE), "--verbose")
+    text = check(proc)
+    # Every rule whose profile resources hold a GPU count: the sbatch line asks Slurm for them.
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    calls = {rule: call for call, rule in SBATCH_RE.findall(text)}
+    gpu_rules = {r for r, res in profile["set-resources"].items() if res.get("gpu")}
+    assert gpu_rules <= set(calls), sorted(calls)
+    for rule in gpu_rules:
+        res = profile["set-resources"][rule]
+        assert f"--gpus={res['gpu']}" in calls[rule]
+        assert f"--cpus-per-task={res['cpus_per_task']}" in calls[rule]
+    ddp = profile["set-resources"]["ddp_probe"]
+    assert f"--nodes={ddp['nodes']}" in calls["ddp_probe"]
+    assert f"--ntasks-per-node={ddp['tasks_per_node']}" in calls["ddp_probe"]
+    # ... and slurmctld granted them: the single-GPU job saw one (fake) device.
+    assert (root / "probe/gpu.txt").read_text().split()[1] == "gpus=0"
+    # The DDP rule: 2 srun tasks, one Lightning rank each, talking over gloo.
+    ranks = [(root / f"probe/ddp/rank{r}.txt").read_text() for r in (0, 1)]
+    for rank, line in enumerate(ranks):
+        assert f"world_size=2 global_rank={rank} local_rank={rank}" in line
+        assert "slurm=True backend=gloo rank_sum=1" in line
+    log = (root / "logs/ddp_probe.log").read_text()
+    assert "rank 0 of 2 done" in log and "rank 1 of 2 done" in log
