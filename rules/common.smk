@@ -9,6 +9,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+from comedian import paths
 from comedian.config import apply_overrides
 from comedian.data.soccernet import HALVES, LABELS_NAME, VIDEO_NAMES
 from comedian.stages import games as games_stage
@@ -105,7 +106,8 @@ RUN_KEYS = ("arch", "model", "seed")  # run-level settings passed to the trainin
 
 def run_sets(stage):
     """Params function: `--set` items of a training stage for {run}: the stage's config
-    section, then the run's arch/model/seed, then the run's own overrides of that stage."""
+    section, then the run's arch/model/seed, then the run's own overrides of that stage.
+    """
 
     def params(wildcards):
         run = RUNS[wildcards.run]
@@ -134,3 +136,33 @@ def split_labels_of(*splits):
     """The Labels-v2.json files of the games of `splits`."""
     games = GAMES[GAMES["split"].isin(splits)]
     return [str(DATA_ROOT / p / LABELS_NAME) for p in games["path"]]
+
+
+def finetune_head_init(wildcards):
+    """Input function: the trunk init of {run} (config runs.<run>.init), if any."""
+    init = RUNS[wildcards.run].get("init")
+    return {"init": init} if init else {}
+
+
+def init_arg(wildcards, input):
+    return f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
+
+
+def predict_model(wildcards):
+    """Input function: the model of {run}: its `weights` file, or its fine-tuned model."""
+    run = RUNS[wildcards.run]
+    return run.get("weights") or paths.model("finetune", wildcards.run)
+
+
+def predict_stores(wildcards):
+    """Input function: the 2 fps frame stores of {split}."""
+    return decoded_stores(rates=[2], splits=[wildcards.split])
+
+
+def predict_sets(wildcards):
+    """Params function: the predict section, plus the run's arch for a weights file."""
+    run = RUNS[wildcards.run]
+    extra = {"arch": run["arch"]} if run.get("weights") and run.get("arch") else {}
+    return sets(
+        {**config.get("predict", {}), **extra, **(run.get("predict", {}) or {})}
+    )

@@ -10,16 +10,6 @@ TRAIN_SPLITS = tuple(s for s in ("train", "valid") if s in config["dataset"]["sp
 NO_VALID = "" if "valid" in TRAIN_SPLITS else "--set valid_split=null"
 
 
-def finetune_head_init(wildcards):
-    """Input function: the trunk init of {run} (config runs.<run>.init), if any."""
-    init = RUNS[wildcards.run].get("init")
-    return {"init": init} if init else {}
-
-
-def init_arg(wildcards, input):
-    return f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
-
-
 rule finetune_head:
     input:
         unpack(finetune_head_init),

@@ -41,7 +41,9 @@ DEFAULT_NMS = NmsSetting(
 ).slug
 # Runs and ensembles in results/summary.tsv, on the evaluated splits (config spotting.splits).
 SUMMARY_RUNS = list(RUNS) + list(SPOTTING_ENSEMBLES)
-SUMMARY_SPLITS = [s for s in SPOTTING.get("splits", ["test"]) if s in config["dataset"]["splits"]]
+SUMMARY_SPLITS = [
+    s for s in SPOTTING.get("splits", ["test"]) if s in config["dataset"]["splits"]
+]
 # Input functions (comedian.spotting.workflow): raw scores of {run} (a run or an ensemble),
 # the runs of ensemble {run}, the labels of the games of {split}.
 spotting_raw = raw_scores_input(SPOTTING_ENSEMBLES)
@@ -53,24 +55,6 @@ split_labels = split_labels_input(GAMES, DATA_ROOT)
 
 wildcard_constraints:
     nms=SLUG_PATTERN,
-
-
-def predict_model(wildcards):
-    """Input function: the model of {run}: its `weights` file, or its fine-tuned model."""
-    run = RUNS[wildcards.run]
-    return run.get("weights") or P.model("finetune", wildcards.run)
-
-
-def predict_stores(wildcards):
-    """Input function: the 2 fps frame stores of {split}."""
-    return decoded_stores(rates=[2], splits=[wildcards.split])
-
-
-def predict_sets(wildcards):
-    """Params function: the predict section, plus the run's arch for a weights file."""
-    run = RUNS[wildcards.run]
-    extra = {"arch": run["arch"]} if run.get("weights") and run.get("arch") else {}
-    return sets({**config.get("predict", {}), **extra, **(run.get("predict", {}) or {})})
 
 
 rule predict:

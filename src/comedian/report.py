@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from comedian.data.frames import FrameStore
 from comedian.data.games import read_games_table
 from comedian.errors import InputError, one_line
@@ -54,9 +56,40 @@ def summarize(results: Path) -> str:
             if isinstance(values, dict) and "a_mAP" in values
         ]
         lines.append(f"average-mAP {', '.join(parts)}  [{metrics_path}]")
+    for log_path in _visible(sorted(results.glob("*/*/train_log.csv")), results):
+        lines.append(training_line(log_path))
+    summary = results / "summary.tsv"
+    if summary.exists():
+        lines.append("")
+        lines.append(summary_text(summary))
     if not lines:
         lines.append(f"nothing produced yet under {results}")
     return "\n".join(lines)
+
+
+def training_line(path: Path) -> str:
+    """``<stage> <run>: N steps, loss first -> last (mean of the first and last 10 steps)``."""
+    stage, run = path.parts[-3], path.parts[-2]
+    log = pd.read_csv(path)
+    loss = log["loss"].dropna() if "loss" in log else pd.Series(dtype=float)
+    text = f"{stage} {run}: {len(loss)} steps"
+    if len(loss):
+        text += f", loss {loss.head(10).mean():.4f} -> {loss.tail(10).mean():.4f}"
+    for column in log.columns:
+        if column.startswith("valid_") and log[column].notna().any():
+            text += f", best {column} {100 * log[column].max():.2f}"
+    return f"{text}  [{path}]"
+
+
+def summary_text(path: Path) -> str:
+    """``results/summary.tsv`` as a table: run, split, NMS setting, tight and loose (x 100)."""
+    table = pd.read_csv(path, sep="\t")
+    head = f"{'run':<16}{'split':<8}{'nms':<22}{'tight':>8}{'loose':>8}"
+    rows = [
+        f"{r.run:<16}{r.split:<8}{r.nms:<22}{100 * r.tight:8.2f}{100 * r.loose:8.2f}"
+        for r in table.itertuples()
+    ]
+    return "\n".join([f"average-mAP (x 100) [{path}]", head, *rows])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

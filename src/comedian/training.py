@@ -189,8 +189,16 @@ def param_groups(
             continue
         (no_decay if name in skip else decay).append((name, p))
     groups = [
-        {"params": [p for _, p in decay], "weight_decay": weight_decay, "names": [n for n, _ in decay]},
-        {"params": [p for _, p in no_decay], "weight_decay": 0.0, "names": [n for n, _ in no_decay]},
+        {
+            "params": [p for _, p in decay],
+            "weight_decay": weight_decay,
+            "names": [n for n, _ in decay],
+        },
+        {
+            "params": [p for _, p in no_decay],
+            "weight_decay": 0.0,
+            "names": [n for n, _ in no_decay],
+        },
     ]
     return [g for g in groups if g["params"]]
 
@@ -211,7 +219,10 @@ def warmup_cosine(
 
 
 def build_optimizer(
-    module: nn.Module, cfg: TrainConfig, total_steps: int, steps_per_epoch: int,
+    module: nn.Module,
+    cfg: TrainConfig,
+    total_steps: int,
+    steps_per_epoch: int,
     params: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """AdamW + per-step warmup/cosine, in Lightning's ``configure_optimizers`` format."""
@@ -235,7 +246,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoints written to a hidden temporary name, then renamed: a job killed
     while saving leaves the previous ``last.ckpt`` intact."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
+    ) -> None:
         with atomic_path(path) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
 
@@ -262,7 +275,9 @@ class StepLog(Callback):
                 w.writeheader()
             w.writerow(row)
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any
+    ) -> None:
         loss = getattr(pl_module, "last_loss", None)
         lr = getattr(pl_module, "last_lr", None)
         lr = float("nan") if lr is None else lr

@@ -18,8 +18,17 @@ from comedian.training import (
     warmup_cosine,
 )
 
-TINY = {"img_size": 16, "patch_size": 8, "num_frames": 8, "embed_dim": 16, "depth": 1,
-        "num_heads": 2, "temporal_depth": 1, "temporal_num_heads": 2, "num_classes": 17}
+TINY = {
+    "img_size": 16,
+    "patch_size": 8,
+    "num_frames": 8,
+    "embed_dim": 16,
+    "depth": 1,
+    "num_heads": 2,
+    "temporal_depth": 1,
+    "temporal_num_heads": 2,
+    "num_classes": 17,
+}
 
 
 def test_warmup_cosine_endpoints_and_midpoint():
@@ -90,8 +99,14 @@ def test_exported_model_reloads_weights_only_and_gives_the_same_outputs(tmp_path
     torch.manual_seed(0)
     model = build_model("vivit_tiny", **TINY).eval()
     path = tmp_path / "model.pt"
-    export_model(path, model, arch="vivit_tiny", model_kwargs=TINY,
-                 config=TrainConfig(epochs=3), metrics={"valid_tight": 0.5})
+    export_model(
+        path,
+        model,
+        arch="vivit_tiny",
+        model_kwargs=TINY,
+        config=TrainConfig(epochs=3),
+        metrics={"valid_tight": 0.5},
+    )
     doc = torch.load(path, weights_only=True)
     assert set(doc) == {"arch", "model_kwargs", "state_dict", "config", "metrics"}
     assert doc["config"]["epochs"] == 3 and doc["metrics"] == {"valid_tight": 0.5}

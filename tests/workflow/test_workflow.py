@@ -117,8 +117,15 @@ TINY_TRAINING = {
     "runs": {
         "tiny": {
             "arch": "vivit_tiny",
-            "model": {"img_size": 16, "patch_size": 8, "embed_dim": 16, "depth": 1,
-                      "num_heads": 2, "temporal_depth": 1, "temporal_num_heads": 2},
+            "model": {
+                "img_size": 16,
+                "patch_size": 8,
+                "embed_dim": 16,
+                "depth": 1,
+                "num_heads": 2,
+                "temporal_depth": 1,
+                "temporal_num_heads": 2,
+            },
             "seed": 0,
         }
     },
@@ -148,7 +155,9 @@ def test_real_run_from_video_to_metric_with_spaces_and_quotes_in_game_names(work
             assert store.num_frames == 24  # 12 s at 2 fps
             assert (workflow.root / f"logs/decode/2fps/{slug}/{half}.log").exists()
     summary = pd.read_csv(workflow.root / "results/summary.tsv", sep="\t")
-    assert summary[["run", "split", "nms"]].values.tolist() == [["tiny", "test", "soft_w20_t0.001_m0"]]
+    assert summary[["run", "split", "nms"]].values.tolist() == [
+        ["tiny", "test", "soft_w20_t0.001_m0"]
+    ]
     assert 0.0 <= summary["tight"].iloc[0] <= 1.0 and 0.0 <= summary["loose"].iloc[0] <= 1.0
     assert len([c for c in summary.columns if c.startswith("tight/")]) == 17
     for stage in ("finetune_head", "finetune"):

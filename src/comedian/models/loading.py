@@ -61,7 +61,11 @@ def is_vit_layout(state_dict: Mapping[str, Any]) -> bool:
 
 
 def model_from_reference(
-    obj: Any, arch: str, *, source: str, overrides: Mapping[str, Any] | None = None,
+    obj: Any,
+    arch: str,
+    *,
+    source: str,
+    overrides: Mapping[str, Any] | None = None,
     require_head: bool = False,
 ) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
     """Build ``arch`` from a reference state dict or checkpoint.

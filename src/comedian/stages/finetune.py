@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
+from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.spotting import (
     KeySampler,
     SpottingClips,
@@ -40,7 +41,6 @@ from comedian.data.spotting import (
     inference_keys,
     split_halves,
 )
-from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.transforms import AugmentConfig
 from comedian.guards import refuse_overwrite
 from comedian.models import build_model
@@ -113,7 +113,9 @@ def loader(dataset: SpottingClips, sampler: Any, batch_size: int, cfg: TrainConf
     )
 
 
-def build_spotting_model(cfg: Config, paths: Paths, stage: str) -> tuple[torch.nn.Module, str, dict]:
+def build_spotting_model(
+    cfg: Config, paths: Paths, stage: str
+) -> tuple[torch.nn.Module, str, dict]:
     """Stage A: ``cfg.arch`` with a 17-class head, trunk from ``--init`` (or random).
     Stage B: the stage A model file as it is."""
     if stage == "finetune":
@@ -137,8 +139,12 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
     """Run stage A or B (shared by ``finetune_head`` and ``finetune``)."""
     out_dir = paths.out.parent
     refuse_overwrite(
-        inputs={"--games": paths.games, "--frames": paths.frames, "--labels": paths.labels,
-                "--init": paths.init},
+        inputs={
+            "--games": paths.games,
+            "--frames": paths.frames,
+            "--labels": paths.labels,
+            "--init": paths.init,
+        },
         outputs={"--out": paths.out, "last.pt beside --out": out_dir / "last.pt"},
     )
     TrainTask.seed_everything(cfg.seed)
@@ -161,18 +167,29 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
 
     def save_best(task: SpottingTask) -> None:
         export_model(
-            best_path, task.model, arch=arch, model_kwargs=kwargs, config=cfg,
+            best_path,
+            task.model,
+            arch=arch,
+            model_kwargs=kwargs,
+            config=cfg,
             metrics={VALID_METRIC: task.best_metric, "epoch": task.current_epoch},
         )
 
     task = SpottingTask(
-        model, cfg, freeze_trunk=freeze_trunk, augment=augment, mixup_alpha=cfg.mixup_alpha,
-        valid=valid, on_best=save_best,
+        model,
+        cfg,
+        freeze_trunk=freeze_trunk,
+        augment=augment,
+        mixup_alpha=cfg.mixup_alpha,
+        valid=valid,
+        on_best=save_best,
     )
     if cfg.compile:
         task.model = torch.compile(task.model)  # type: ignore[assignment]
     trainer = build_trainer(
-        cfg, out_dir, metric_names=[VALID_METRIC] if valid else [],
+        cfg,
+        out_dir,
+        metric_names=[VALID_METRIC] if valid else [],
         val_every_n_epochs=cfg.val_every_n_epochs if valid else None,
     )
     ckpt = resume_checkpoint(out_dir, config_digest(cfg))
@@ -180,14 +197,21 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
     if trainer.global_rank != 0:
         return
     last_metrics = {"epoch": trainer.current_epoch, **task.val_metrics}
-    export_model(out_dir / "last.pt", task.model, arch=arch, model_kwargs=kwargs, config=cfg,
-                 metrics=last_metrics)
+    export_model(
+        out_dir / "last.pt",
+        task.model,
+        arch=arch,
+        model_kwargs=kwargs,
+        config=cfg,
+        metrics=last_metrics,
+    )
     if valid is not None and best_path.exists():
         with atomic_path(paths.out) as tmp:
             best_path.replace(tmp)
     else:
-        export_model(paths.out, task.model, arch=arch, model_kwargs=kwargs, config=cfg,
-                     metrics=last_metrics)
+        export_model(
+            paths.out, task.model, arch=arch, model_kwargs=kwargs, config=cfg, metrics=last_metrics
+        )
     finish(out_dir, out_dir / LOG_NAME)
     write_resolved(out_dir / "config.resolved.yaml", stage=stage, config=cfg, paths=paths)
     log.info("%s: best %s %.4f -> %s", stage, VALID_METRIC, task.best_metric, paths.out)

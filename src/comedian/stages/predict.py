@@ -61,20 +61,26 @@ class Config:
 
 def run(cfg: Config, *, paths: Paths) -> None:
     refuse_overwrite(
-        inputs={"--model": paths.model, "--games": paths.games, "--frames": paths.frames,
-                "--labels": paths.labels},
+        inputs={
+            "--model": paths.model,
+            "--games": paths.games,
+            "--frames": paths.frames,
+            "--labels": paths.labels,
+        },
         outputs={"--out": paths.out},
     )
     model, arch, kwargs = load_weights(paths.model, cfg.arch, trust_pickle=cfg.trust_pickle)
     if getattr(model, "head", None) is None:
         raise ValueError(f"{paths.model}: the {arch} model has no spotting head")
-    halves = split_halves(
-        paths.games, cfg.split, paths.frames, paths.labels, require_labels=False
-    )
+    halves = split_halves(paths.games, cfg.split, paths.frames, paths.labels, require_labels=False)
     log.info("%s (%s): %d halves of %s", paths.model, arch, len(halves), cfg.split)
     scores = score_halves(
-        model, halves, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-        device=cfg.device, progress=True,
+        model,
+        halves,
+        batch_size=cfg.batch_size,
+        num_workers=cfg.num_workers,
+        device=cfg.device,
+        progress=True,
     )
     out = paths.out
     remove_stale_temporaries(out.parent, recursive=False)
