@@ -10,6 +10,7 @@ from pathlib import Path
 from snakemake.utils import min_version, validate
 
 from comedian import paths
+from comedian.launch import srun_prefix, stage_geometry
 from comedian.config import apply_overrides
 from comedian.data.soccernet import HALVES, LABELS_NAME, VIDEO_NAMES
 from comedian.stages import games as games_stage
@@ -132,10 +133,24 @@ def split_stores(*splits):
     return stores
 
 
+def present_or_download(files, split):
+    """Dataset files as DAG inputs: SoccerNet files not there yet are replaced by the download
+    of their split (rule download), like the videos (video_input)."""
+    if config["dataset"]["source"] == "synthetic":
+        return list(files)
+    present = [f for f in files if Path(f).exists()]
+    if len(present) < len(files):
+        present.append(f"results/download/{split}.tsv")
+    return present
+
+
 def split_labels_of(*splits):
-    """The Labels-v2.json files of the games of `splits`."""
-    games = GAMES[GAMES["split"].isin(splits)]
-    return [str(DATA_ROOT / p / LABELS_NAME) for p in games["path"]]
+    """The Labels-v2.json files of the games of `splits` (or their downloads)."""
+    out = []
+    for split in splits:
+        games = GAMES[GAMES["split"] == split]
+        out += present_or_download([str(DATA_ROOT / p / LABELS_NAME) for p in games["path"]], split)
+    return out
 
 
 def finetune_head_init(wildcards):
@@ -166,3 +181,13 @@ def predict_sets(wildcards):
     return sets(
         {**config.get("predict", {}), **extra, **(run.get("predict", {}) or {})}
     )
+
+
+def launch_prefix(wildcards, resources):
+    """Params function: `srun ...` for a multi-process (DDP) rule under SLURM, else empty."""
+    return srun_prefix(resources)
+
+
+def launch_geometry(wildcards, resources):
+    """Params function: `--devices G --num-nodes N` from the rule's resources."""
+    return stage_geometry(resources)

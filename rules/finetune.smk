@@ -35,10 +35,12 @@ rule finetune_head:
         init=init_arg,
         sets=run_sets("finetune_head"),
         no_valid=NO_VALID,
+        launch=launch_prefix,
+        geometry=launch_geometry,
     shell:
-        "python -m comedian finetune-head --games {input.games:q} --frames {params.frames:q} "
+        "{params.launch} python -m comedian finetune-head --games {input.games:q} --frames {params.frames:q} "
         "--labels {params.root:q} --out {output.model:q} {params.init} {params.sets} "
-        "{params.no_valid} > {log:q} 2>&1"
+        "{params.no_valid} {params.geometry} > {log:q} 2>&1"
 
 
 rule finetune:
@@ -65,7 +67,9 @@ rule finetune:
         root=DATA_ROOT,
         sets=run_sets("finetune"),
         no_valid=NO_VALID,
+        launch=launch_prefix,
+        geometry=launch_geometry,
     shell:
-        "python -m comedian finetune --init {input.init:q} --games {input.games:q} "
+        "{params.launch} python -m comedian finetune --init {input.init:q} --games {input.games:q} "
         "--frames {params.frames:q} --labels {params.root:q} --out {output.model:q} "
-        "{params.sets} {params.no_valid} > {log:q} 2>&1"
+        "{params.sets} {params.no_valid} {params.geometry} > {log:q} 2>&1"

@@ -45,6 +45,7 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.plugins.environments import SLURMEnvironment
 from torch import nn
 
 from comedian.atomic import atomic_path
@@ -335,6 +336,11 @@ def build_trainer(
         save_on_train_epoch_end=True,
     )
     ckpt.CHECKPOINT_NAME_LAST = "last"
+    plugins: list[Any] = [AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():
+        # Retries and requeues are Snakemake's and Slurm's (profiles/slurm): Lightning must
+        # not requeue the job itself; the rerun resumes from .resume/last.ckpt.
+        plugins.append(SLURMEnvironment(auto_requeue=False))
     return pl.Trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
@@ -343,7 +349,7 @@ def build_trainer(
         max_epochs=cfg.epochs,
         gradient_clip_val=cfg.clip_grad or None,
         callbacks=[ckpt, StepLog(rdir / LOG_NAME, metric_names), *callbacks],
-        plugins=[AtomicCheckpointIO()],
+        plugins=plugins,
         logger=False,
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,

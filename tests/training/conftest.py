@@ -13,9 +13,11 @@ from comedian.data.games import games_table, write_games_table
 from comedian.data.soccernet import format_game_time
 
 #: One train game, one valid game, one test game; halves of 150 rows (75 s) and 141 rows.
-GAMES = [("train", "league/2015-2016/2015-01-01 - 20-00 A 1 - 0 B"),
-         ("valid", "league/2015-2016/2015-01-02 - 20-00 C 0 - 0 D"),
-         ("test", "league/2015-2016/2015-01-03 - 20-00 E 2 - 1 F")]
+GAMES = [
+    ("train", "league/2015-2016/2015-01-01 - 20-00 A 1 - 0 B"),
+    ("valid", "league/2015-2016/2015-01-02 - 20-00 C 0 - 0 D"),
+    ("test", "league/2015-2016/2015-01-03 - 20-00 E 2 - 1 F"),
+]
 ROWS = {1: 150, 2: 141}
 SIZE = 16
 
@@ -25,13 +27,15 @@ def tiny_labels(seed: int) -> dict:
     annotations = []
     for half, rows in ROWS.items():
         for pos_ms in sorted(rng.integers(0, rows * 500, size=6)):
-            annotations.append({
-                "gameTime": format_game_time(half, int(pos_ms)),
-                "label": ["Goal", "Corner", "Foul"][int(rng.integers(0, 3))],
-                "position": str(int(pos_ms)),
-                "team": "home",
-                "visibility": "visible",
-            })
+            annotations.append(
+                {
+                    "gameTime": format_game_time(half, int(pos_ms)),
+                    "label": ["Goal", "Corner", "Foul"][int(rng.integers(0, 3))],
+                    "position": str(int(pos_ms)),
+                    "team": "home",
+                    "visibility": "visible",
+                }
+            )
     return {"UrlLocal": "", "annotations": annotations}
 
 
@@ -47,17 +51,46 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (data / path / "Labels-v2.json").write_text(json.dumps(tiny_labels(i)))
         for half, rows in ROWS.items():
             pixels = rng.integers(0, 256, size=(rows, SIZE, SIZE, 3), dtype=np.uint8)
-            write_store(frames / slug / f"{half}.frames", [pixels], fps=2.0, num_frames=rows,
-                        frame_size=(SIZE, SIZE), duration_s=rows / 2)
+            write_store(
+                frames / slug / f"{half}.frames",
+                [pixels],
+                fps=2.0,
+                num_frames=rows,
+                frame_size=(SIZE, SIZE),
+                duration_s=rows / 2,
+            )
     return {"root": root, "games": root / "games.tsv", "frames": frames, "labels": data}
 
 
 #: A ViViT small enough for a CPU step in well under a second.
-TINY_MODEL = {"img_size": 16, "patch_size": 8, "embed_dim": 16, "depth": 1, "num_heads": 2,
-              "temporal_depth": 1, "temporal_num_heads": 2}
+TINY_MODEL = {
+    "img_size": 16,
+    "patch_size": 8,
+    "embed_dim": 16,
+    "depth": 1,
+    "num_heads": 2,
+    "temporal_depth": 1,
+    "temporal_num_heads": 2,
+}
 
 
 def stage_args(ds: dict[str, Path], out: Path, *extra: str) -> list[str]:
-    return ["--games", str(ds["games"]), "--frames", str(ds["frames"]), "--labels",
-            str(ds["labels"]), "--out", str(out), "--set", f"model={json.dumps(TINY_MODEL)}",
-            "--batch-size", "2", "--num-workers", "0", "--random-windows", "1", *extra]
+    return [
+        "--games",
+        str(ds["games"]),
+        "--frames",
+        str(ds["frames"]),
+        "--labels",
+        str(ds["labels"]),
+        "--out",
+        str(out),
+        "--set",
+        f"model={json.dumps(TINY_MODEL)}",
+        "--batch-size",
+        "2",
+        "--num-workers",
+        "0",
+        "--random-windows",
+        "1",
+        *extra,
+    ]

@@ -38,14 +38,36 @@ def test_finetune_head_then_finetune_then_predict(tiny_dataset, tmp_path):
     assert log["valid_tight"].notna().sum() == 1
     # stage A trains the head only: the trunk is unchanged from its (seeded) init
     full = tmp_path / "finetune" / "run" / "model.pt"
-    assert main(["finetune", *stage_args(tiny_dataset, full, "--epochs", "1", "--init", str(head))]) == 0
+    assert (
+        main(["finetune", *stage_args(tiny_dataset, full, "--epochs", "1", "--init", str(head))])
+        == 0
+    )
     a = torch.load(head, weights_only=True)["state_dict"]
     b = torch.load(full, weights_only=True)["state_dict"]
     assert not torch.equal(a["pos_embed"], b["pos_embed"])  # stage B trains the trunk too
     raw = tmp_path / "predict" / "run" / "test" / "raw"
-    assert main(["predict", "--model", str(full), "--games", str(tiny_dataset["games"]),
-                 "--frames", str(tiny_dataset["frames"]), "--out", str(raw),
-                 "--set", "split=test", "--num-workers", "0", "--batch-size", "3"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(full),
+                "--games",
+                str(tiny_dataset["games"]),
+                "--frames",
+                str(tiny_dataset["frames"]),
+                "--out",
+                str(raw),
+                "--set",
+                "split=test",
+                "--num-workers",
+                "0",
+                "--batch-size",
+                "3",
+            ]
+        )
+        == 0
+    )
     games = find_raw_games(raw)
     assert len(games) == 1
     scores = read_raw_game(raw, games[0])
@@ -57,8 +79,12 @@ def test_finetune_head_then_finetune_then_predict(tiny_dataset, tmp_path):
 
 def test_stage_a_freezes_the_trunk(tiny_dataset, tmp_path):
     out = tmp_path / "a" / "model.pt"
-    main(["finetune-head", *stage_args(tiny_dataset, out, "--epochs", "1",
-                                       "--set", "valid_split=null")])
+    main(
+        [
+            "finetune-head",
+            *stage_args(tiny_dataset, out, "--epochs", "1", "--set", "valid_split=null"),
+        ]
+    )
     model = model_from_checkpoint(torch.load(out, weights_only=True))
     torch.manual_seed(0)
     # same seed, same init: the trunk of a fresh model equals the trained one
@@ -79,9 +105,22 @@ def test_stage_a_freezes_the_trunk(tiny_dataset, tmp_path):
 
 def test_killed_training_resumes_from_its_rolling_checkpoint(tiny_dataset, tmp_path):
     out = tmp_path / "ft" / "model.pt"
-    cmd = [sys.executable, "-m", "comedian", "finetune-head",
-           *stage_args(tiny_dataset, out, "--epochs", "12", "--checkpoint-every-n-steps", "2",
-                       "--set", "valid_split=null")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "comedian",
+        "finetune-head",
+        *stage_args(
+            tiny_dataset,
+            out,
+            "--epochs",
+            "12",
+            "--checkpoint-every-n-steps",
+            "2",
+            "--set",
+            "valid_split=null",
+        ),
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     ckpt = out.parent / ".resume" / "last.ckpt"
@@ -101,7 +140,7 @@ def test_killed_training_resumes_from_its_rolling_checkpoint(tiny_dataset, tmp_p
     assert "resuming from" in rerun.stderr
     steps = pd.read_csv(out.parent / "train_log.csv")["step"].tolist()
     assert steps[: len(before)] == before  # the killed run's rows are kept
-    resumed = steps[len(before):]
+    resumed = steps[len(before) :]
     assert resumed[0] == saved + 1  # first step after the checkpoint
     assert steps[-1] == 12 * 3 and not (out.parent / ".resume").exists()
 
@@ -123,17 +162,40 @@ def test_predict_from_a_reference_layout_checkpoint_matches_the_export(tiny_data
 
     torch.manual_seed(1)
     # the reference ViViT-Tiny has 3 heads (not in its keys, so a release must use them)
-    kwargs = {**TINY_MODEL, "embed_dim": 24, "num_heads": 3, "temporal_num_heads": 3,
-              "num_classes": 17}
+    kwargs = {
+        **TINY_MODEL,
+        "embed_dim": 24,
+        "num_heads": 3,
+        "temporal_num_heads": 3,
+        "num_classes": 17,
+    }
     model = build_model("vivit_tiny", **kwargs)
     export_model(tmp_path / "ours.pt", model, arch="vivit_tiny", model_kwargs=kwargs, config={})
     torch.save(to_reference_state_dict(model), tmp_path / "reference.pth")
     outs = []
     for name, extra in (("ours.pt", []), ("reference.pth", ["--arch", "vivit_tiny"])):
         raw = tmp_path / name.replace(".", "_")
-        assert main(["predict", "--model", str(tmp_path / name), "--games",
-                     str(tiny_dataset["games"]), "--frames", str(tiny_dataset["frames"]),
-                     "--out", str(raw), "--set", "split=test", "--num-workers", "0", *extra]) == 0
+        assert (
+            main(
+                [
+                    "predict",
+                    "--model",
+                    str(tmp_path / name),
+                    "--games",
+                    str(tiny_dataset["games"]),
+                    "--frames",
+                    str(tiny_dataset["frames"]),
+                    "--out",
+                    str(raw),
+                    "--set",
+                    "split=test",
+                    "--num-workers",
+                    "0",
+                    *extra,
+                ]
+            )
+            == 0
+        )
         outs.append(read_raw_game(raw, find_raw_games(raw)[0]))
     for half in ROWS:
         np.testing.assert_allclose(outs[0][half], outs[1][half], atol=1e-6)
@@ -146,8 +208,19 @@ def test_bad_inputs_are_one_line_errors(tiny_dataset, tmp_path, capsys):
     rc = main(["finetune", *stage_args(tiny_dataset, head, "--init", str(head))])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--init" in err[0]
-    rc = main(["predict", "--model", str(head), "--games", str(tiny_dataset["games"]),
-               "--frames", str(tiny_dataset["frames"]), "--out", str(tmp_path / "r")])
+    rc = main(
+        [
+            "predict",
+            "--model",
+            str(head),
+            "--games",
+            str(tiny_dataset["games"]),
+            "--frames",
+            str(tiny_dataset["frames"]),
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and str(head) in err[0]
     assert head.read_text() == "not a model"
