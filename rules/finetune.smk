@@ -9,7 +9,10 @@ TRAIN_SPLITS = ("train", "valid")
 
 
 def finetune_head_init(wildcards):
-    """Input function: the trunk init of {run} (config runs.<run>.init), if any."""
+    """Input function: the trunk init of {run}: its distilled ViViT when it is pretrained,
+    else config runs.<run>.init, if any."""
+    if wildcards.run in PRETRAINED_RUNS:
+        return {"init": P.MODEL.format(stage="distill", run=wildcards.run)}
     init = RUNS[wildcards.run].get("init")
     return {"init": init} if init else {}
 
