@@ -15,7 +15,11 @@ from comedian.data.games import games_table, write_games_table
 
 #: Seconds per half, frame size (H, W) of the stores.
 HALF_S, SIZE = 20, (16, 16)
-GAMES = (("train", "league/2020/g one"), ("train", "league/2020/g 'two'"), ("valid", "league/2020/g3"))
+GAMES = (
+    ("train", "league/2020/g one"),
+    ("train", "league/2020/g 'two'"),
+    ("valid", "league/2020/g3"),
+)
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pretrain_tiny for the tests
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from pretrain_tiny import RESNET, VIVIT
 
 from comedian.cli import main
 from comedian.data.frames import FrameStore
@@ -17,7 +18,6 @@ from comedian.data.pca import PcaTransform
 from comedian.models import build_model, model_from_checkpoint
 from comedian.models.loading import init_trunk
 from comedian.training import read_model_file
-from pretrain_tiny import RESNET, VIVIT
 
 
 def sets(**kw: object) -> list[str]:
@@ -102,7 +102,9 @@ def test_pca_is_fitted_on_train_and_applied_to_every_split(chain, tiny_data):
 
 def test_distill_starts_from_pretrain_and_feeds_finetune_head(chain):
     doc = read_model_file(chain / "distill/model.pt")
-    assert doc["arch"] == "vivit_tiny" and not any(k.startswith("projector") for k in doc["state_dict"])
+    assert doc["arch"] == "vivit_tiny" and not any(
+        k.startswith("projector") for k in doc["state_dict"]
+    )
     assert csv_steps(chain / "distill/train_log.csv") == [1, 2]
     # finetune_head's trunk init (init_trunk) takes every trunk weight of the distilled ViViT
     spotting = build_model("vivit_tiny", **VIVIT, num_classes=17)

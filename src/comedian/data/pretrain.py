@@ -41,7 +41,9 @@ from comedian.paths import STORE_IN_DIR
 Key = tuple[int, int]
 
 
-def split_half_paths(games_table: str | Path, split: str, folder: str | Path, pattern: str = STORE_IN_DIR) -> list[tuple[str, int, Path]]:
+def split_half_paths(
+    games_table: str | Path, split: str, folder: str | Path, pattern: str = STORE_IN_DIR
+) -> list[tuple[str, int, Path]]:
     """``(slug, half, path)`` of both halves of every game of ``split`` (games table order).
 
     Args:
@@ -84,7 +86,11 @@ class ShuffledKeys(Sampler[Key]):
     """
 
     def __init__(
-        self, keys: Sequence[Key], seed: int = 0, rank: int | None = None, world_size: int | None = None
+        self,
+        keys: Sequence[Key],
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
     ) -> None:
         self.keys = list(keys)
         if not self.keys:
@@ -132,7 +138,9 @@ def ssl_keys(num_frames: Sequence[int]) -> list[Key]:
     return [(i, s) for i, n in enumerate(num_frames) for s in range(len(ssl_frame_pairs(int(n))))]
 
 
-def teacher_draw(num_rows: Sequence[int], stride: int) -> Callable[[np.random.Generator], list[Key]]:
+def teacher_draw(
+    num_rows: Sequence[int], stride: int
+) -> Callable[[np.random.Generator], list[Key]]:
     """§3 fine-tuning windows: every ``stride``-th row of every half, from a random offset
     redrawn each epoch (stride 1: every 0.5 s row)."""
     if stride < 1:
@@ -148,7 +156,9 @@ def teacher_draw(num_rows: Sequence[int], stride: int) -> Callable[[np.random.Ge
     return draw
 
 
-def distill_draw(num_rows: Sequence[int], num_windows: int, window_rows: int) -> Callable[[np.random.Generator], list[Key]]:
+def distill_draw(
+    num_rows: Sequence[int], num_windows: int, window_rows: int
+) -> Callable[[np.random.Generator], list[Key]]:
     """§5: ``num_windows`` jittered non-overlapping windows per half, redrawn each epoch."""
 
     def draw(rng: np.random.Generator) -> list[Key]:
@@ -225,7 +235,9 @@ class TeacherWindows(Dataset):
         Shapes:
             rows: (R,) -> uint8 (R, L, H, W, 3)
         """
-        idx = teacher_window_frames(rows, self.stores[i].num_frames, fps=self.fps, window_s=self.window_s)
+        idx = teacher_window_frames(
+            rows, self.stores[i].num_frames, fps=self.fps, window_s=self.window_s
+        )
         lo, hi = int(idx.min()), int(idx.max()) + 1
         span = self.stores[i].read(lo, hi)  # (hi - lo, H, W, 3): windows of nearby rows overlap
         return span[idx - lo]
@@ -235,8 +247,17 @@ class TeacherWindows(Dataset):
         if not 0 <= row < self.num_rows[i]:
             raise IndexError(f"{self.stores[i].path}: row {row} outside 0..{self.num_rows[i] - 1}")
         frames = self.frames(i, np.array([row]))[0]  # (L, H, W, 3)
-        y = np.zeros(17, np.float32) if self.targets is None else self.targets[i][row].astype(np.float32)
-        return {"frames": torch.from_numpy(frames), "targets": torch.from_numpy(y), "half": i, "row": row}
+        y = (
+            np.zeros(17, np.float32)
+            if self.targets is None
+            else self.targets[i][row].astype(np.float32)
+        )
+        return {
+            "frames": torch.from_numpy(frames),
+            "targets": torch.from_numpy(y),
+            "half": i,
+            "row": row,
+        }
 
 
 class DistillClips(Dataset):

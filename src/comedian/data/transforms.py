@@ -92,9 +92,7 @@ class AugmentConfig:
     @classmethod
     def distill(cls, img_size: int = 224) -> AugmentConfig:
         """§5: jitter (0.8, 0.8, 0.4, 0.2) p 0.8, gray 0.2, blur 0.5, solarize 0.2, flip 0.5."""
-        return cls(
-            img_size=img_size, jitter=(0.8, 0.8, 0.4, 0.2), p_gray=0.2, p_solarize=0.2
-        )
+        return cls(img_size=img_size, jitter=(0.8, 0.8, 0.4, 0.2), p_gray=0.2, p_solarize=0.2)
 
     @classmethod
     def evaluation(cls, img_size: int = 224) -> AugmentConfig:
@@ -223,13 +221,17 @@ class ClipAugment(nn.Module):
             x[idx] = fn(sub, *per_frame).view(idx.numel(), t, *x.shape[2:])
 
         if bright > 0:
-            apply(jitter, lambda v, f: (v * f[:, None, None, None]).clamp(0, 1), factors["brightness"])
+            apply(
+                jitter, lambda v, f: (v * f[:, None, None, None]).clamp(0, 1), factors["brightness"]
+            )
         if contrast > 0:
             apply(jitter, _blend_mean, factors["contrast"])
         if sat > 0:
             apply(jitter, lambda v, f: _blend(v, _gray(v), f), factors["saturation"])
         if hue > 0:
-            apply(jitter, lambda v, f: kornia.enhance.adjust_hue(v, f * 2 * math.pi), factors["hue"])
+            apply(
+                jitter, lambda v, f: kornia.enhance.adjust_hue(v, f * 2 * math.pi), factors["hue"]
+            )
         apply(gray, lambda v: _gray(v).expand_as(v).clone())
         apply(
             blur,

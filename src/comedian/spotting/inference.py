@@ -20,7 +20,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from comedian.data.spotting import KeySampler, SpottingClips, SpottingHalf, collate_clips, inference_keys
+from comedian.data.spotting import (
+    KeySampler,
+    SpottingClips,
+    SpottingHalf,
+    collate_clips,
+    inference_keys,
+)
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.spotting.merge import merge_windows
 

@@ -28,7 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from comedian.data.pretrain import DistillClips, DrawnKeys, distill_draw, open_stores, split_half_paths
+from comedian.data.pretrain import (
+    DistillClips,
+    DrawnKeys,
+    distill_draw,
+    open_stores,
+    split_half_paths,
+)
 from comedian.data.transforms import AugmentConfig
 from comedian.models import build_model
 from comedian.models.loading import init_trunk

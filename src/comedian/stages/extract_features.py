@@ -103,9 +103,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
     (store4,) = open_stores([paths.frames4], fps=fps)
     rows = num_rows_2fps(open_stores([paths.frames], fps=2))
     windows = TeacherWindows([store4], rows, fps=fps, window_s=window_s)
-    feats = extract(
-        model, windows, 0, img_size=img_size, batch_size=cfg.batch_size, device=device
-    )
+    feats = extract(model, windows, 0, img_size=img_size, batch_size=cfg.batch_size, device=device)
     if not np.isfinite(feats).all():
         raise ValueError(f"{paths.out}: the teacher produced NaN or inf features")
     Path(paths.out).parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
+from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.spotting import (
     KeySampler,
     SpottingClips,
@@ -40,7 +41,6 @@ from comedian.data.spotting import (
     inference_keys,
     split_halves,
 )
-from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.transforms import AugmentConfig
 from comedian.models import build_model
 from comedian.models.loading import init_trunk, load_weights

@@ -35,7 +35,9 @@ class Paths:
 
     games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
     features: Path = field(metadata={"help": "teacher features folder (results/extract_features)"})
-    transform: Path = field(metadata={"help": "transform file to write (results/pca/transform.npz)"})
+    transform: Path = field(
+        metadata={"help": "transform file to write (results/pca/transform.npz)"}
+    )
     out: Path = field(metadata={"help": "folder of the reduced features (results/pca/features)"})
 
 

@@ -19,7 +19,14 @@ from torch.utils.data import DataLoader, Dataset
 from comedian.config import write_resolved
 from comedian.data.pretrain import collate
 from comedian.tasks.base import TrainTask
-from comedian.training import LOG_NAME, TrainConfig, build_trainer, config_digest, finish, resume_checkpoint
+from comedian.training import (
+    LOG_NAME,
+    TrainConfig,
+    build_trainer,
+    config_digest,
+    finish,
+    resume_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 

@@ -77,12 +77,19 @@ class DistillTask(TrainTask):
         tokens = self.model(x)  # (B, Tt, D)
         b, tt = tokens.shape[:2]
         if teacher.shape[:2] != (b, tt):
-            raise ValueError(f"teacher vectors {tuple(teacher.shape)} do not match tokens {(b, tt)}")
+            raise ValueError(
+                f"teacher vectors {tuple(teacher.shape)} do not match tokens {(b, tt)}"
+            )
         q = F.normalize(self.projector(tokens), dim=-1).flatten(0, 1)  # (B * Tt, D_t)
         k = F.normalize(teacher.float(), dim=-1).flatten(0, 1)  # (B * Tt, D_t)
         loss = sce_token_loss(
-            q, k, self.queue.vectors.clone(), tokens_per_clip=tt, coeff=self.coeff,
-            temp=self.temp, temp_m=self.temp_m,
+            q,
+            k,
+            self.queue.vectors.clone(),
+            tokens_per_clip=tt,
+            coeff=self.coeff,
+            temp=self.temp,
+            temp_m=self.temp_m,
         )
         self.queue.enqueue(k)
         return loss
