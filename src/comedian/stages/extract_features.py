@@ -27,7 +27,7 @@ from comedian.data.pretrain import TeacherWindows, num_rows_2fps, open_stores
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.data.windows import extraction_batches
 from comedian.models import model_from_checkpoint
-from comedian.training import read_model_file
+from comedian.models.loading import is_exported, read_weights_file
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,10 @@ def run(cfg: Config, *, paths: Paths) -> None:
     """Extract the teacher features of one half."""
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
-    doc = read_model_file(paths.model)
-    if doc["arch"] != "resnet3d_50":
-        raise ValueError(f"{paths.model}: holds a {doc['arch']} model, not the resnet3d_50 teacher")
+    # not comedian.training.read_model_file: one job a half, so no Lightning import per job
+    doc = read_weights_file(paths.model)
+    if not is_exported(doc) or doc["arch"] != "resnet3d_50":
+        raise ValueError(f"{paths.model}: not an exported resnet3d_50 teacher")
     model = model_from_checkpoint(doc).eval()
     saved = doc.get("config", {})
     img_size = int(saved.get("img_size", 224))
