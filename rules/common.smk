@@ -105,7 +105,9 @@ RUN_KEYS = ("arch", "model", "seed")  # run-level settings passed to the trainin
 # pretrain -> distill -> finetune_head. Only the ViViT has a spatial ViT and a temporal stage to
 # pretrain, and the shared teacher reads the 4 fps stores.
 PRETRAINED_RUNS = [name for name in TRAINED_RUNS if RUNS[name].get("pretrain")]
-PRETRAINED_RUN_PATTERN = "|".join(re.escape(name) for name in PRETRAINED_RUNS) or "(?!x)x"
+PRETRAINED_RUN_PATTERN = (
+    "|".join(re.escape(name) for name in PRETRAINED_RUNS) or "(?!x)x"
+)
 for _name in PRETRAINED_RUNS:
     if RUNS[_name].get("arch", "vivit_tiny") != "vivit_tiny":
         raise ValueError(
@@ -122,7 +124,8 @@ if PRETRAINED_RUNS and 4 not in config["decode"]["rates"]:
 
 def run_sets(stage):
     """Params function: `--set` items of a training stage for {run}: the stage's config
-    section, then the run's arch/model/seed, then the run's own overrides of that stage."""
+    section, then the run's arch/model/seed, then the run's own overrides of that stage.
+    """
 
     def params(wildcards):
         run = RUNS[wildcards.run]

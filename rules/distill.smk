@@ -5,13 +5,16 @@
 from comedian import paths as P
 
 
-
 rule distill:
     input:
         init=P.MODEL.replace("{stage}", "pretrain"),
         games=P.GAMES_TABLE,
         stores=split_stores("train"),
-        features=expand(P.PCA_FEATURES, game=GAMES.loc[GAMES["split"] == "train", "slug"], half=HALVES),
+        features=expand(
+            P.PCA_FEATURES,
+            game=GAMES.loc[GAMES["split"] == "train", "slug"],
+            half=HALVES,
+        ),
     output:
         model=protected(P.MODEL.replace("{stage}", "distill")),
         log=P.TRAIN_LOG.replace("{stage}", "distill"),

@@ -5,7 +5,6 @@
 from comedian import paths as P
 
 
-
 rule pretrain:
     input:
         games=P.GAMES_TABLE,

@@ -5,7 +5,6 @@
 from comedian import paths as P
 
 
-
 def teacher_init(wildcards):
     """Input function: the teacher's starting weights (config teacher_init), if any."""
     init = config.get("teacher_init")
