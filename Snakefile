@@ -13,6 +13,9 @@ configfile: "config/config.yaml"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/pretrain.smk"
+include: "rules/teacher.smk"
+include: "rules/distill.smk"
 include: "rules/finetune.smk"
 include: "rules/spotting.smk"
 

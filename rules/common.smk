@@ -103,6 +103,25 @@ TRAINED_RUNS = [name for name, run in RUNS.items() if not run.get("weights")]
 TRAINED_RUN_PATTERN = "|".join(re.escape(name) for name in TRAINED_RUNS) or "(?!x)x"
 RUN_PATTERN = "|".join(re.escape(name) for name in RUNS) or "(?!x)x"
 RUN_KEYS = ("arch", "model", "seed")  # run-level settings passed to the training stages
+# Runs pretrained by steps 1-2 (runs.<run>.pretrain: true, or a mapping of pretrain overrides):
+# pretrain -> distill -> finetune_head. Only the ViViT has a spatial ViT and a temporal stage to
+# pretrain, and the shared teacher reads the 4 fps stores.
+PRETRAINED_RUNS = [name for name in TRAINED_RUNS if RUNS[name].get("pretrain")]
+PRETRAINED_RUN_PATTERN = (
+    "|".join(re.escape(name) for name in PRETRAINED_RUNS) or "(?!x)x"
+)
+for _name in PRETRAINED_RUNS:
+    if RUNS[_name].get("arch", "vivit_tiny") != "vivit_tiny":
+        raise ValueError(
+            f"config runs.{_name}: pretrain needs arch vivit_tiny, not {RUNS[_name]['arch']}"
+        )
+    if RUNS[_name].get("init"):
+        raise ValueError(f"config runs.{_name}: pretrain and init exclude each other")
+if PRETRAINED_RUNS and 4 not in config["decode"]["rates"]:
+    raise ValueError(
+        f"config decode.rates: {config['decode']['rates']} lacks 4, which the teacher of the "
+        f"pretrained runs {PRETRAINED_RUNS} reads"
+    )
 
 
 def run_sets(stage):
@@ -113,11 +132,12 @@ def run_sets(stage):
     def params(wildcards):
         run = RUNS[wildcards.run]
         shared = {k: run[k] for k in RUN_KEYS if k in run}
+        own = run.get(stage)  # `pretrain: true` is a flag, a mapping holds overrides
         return " ".join(
             (
                 sets(config.get(stage, {})),
                 sets(shared),
-                sets(run.get(stage, {}) or {}),
+                sets(own if isinstance(own, dict) else {}),
             )
         )
 
@@ -154,7 +174,10 @@ def split_labels_of(*splits):
 
 
 def finetune_head_init(wildcards):
-    """Input function: the trunk init of {run} (config runs.<run>.init), if any."""
+    """Input function: the trunk init of {run}: its distilled ViViT when it is pretrained,
+    else config runs.<run>.init, if any."""
+    if wildcards.run in PRETRAINED_RUNS:
+        return {"init": paths.MODEL.format(stage="distill", run=wildcards.run)}
     init = RUNS[wildcards.run].get("init")
     return {"init": init} if init else {}
 

@@ -33,6 +33,18 @@ TRAIN_LOG = f"{RESULTS}/{{stage}}/{{run}}/train_log.csv"
 #: Hidden folder of the rolling Lightning checkpoint (``last.ckpt``) of a training stage.
 RESUME_DIR = ".resume"
 
+#: Pretraining (method.md §2-5). ``pretrain`` and ``distill`` are per run (MODEL with their
+#: stage name); the teacher, its features and their PCA are shared by every run.
+TEACHER_MODEL = f"{RESULTS}/teacher/model.pt"
+TEACHER_LOG = f"{RESULTS}/teacher/train_log.csv"
+#: A per-half feature array inside a features folder, and the full patterns.
+BANK_IN_DIR = "{game}/{half}.npy"
+FEATURES_DIR = f"{RESULTS}/extract_features"
+FEATURES = f"{FEATURES_DIR}/{BANK_IN_DIR}"
+PCA_TRANSFORM = f"{RESULTS}/pca/transform.npz"
+PCA_DIR = f"{RESULTS}/pca/features"
+PCA_FEATURES = f"{PCA_DIR}/{BANK_IN_DIR}"
+
 #: Raw per-half scores of a model run (predict) or of an ensemble of runs (ensemble).
 PREDICT_RAW = f"{RESULTS}/predict/{{run}}/{{split}}/raw"
 ENSEMBLE_RAW = f"{RESULTS}/ensemble/{{run}}/{{split}}/raw"

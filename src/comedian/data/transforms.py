@@ -2,11 +2,13 @@
 
 Usage:
     augment = ClipAugment(AugmentConfig.finetune(img_size=224))   # method.md §6 (training)
+    view1 = ClipAugment(AugmentConfig.ssl_view(1))                # §2, one per view
+    distill = ClipAugment(AugmentConfig.distill())                 # §5
     evaluate = ClipAugment(AugmentConfig.evaluation(img_size=224))   # resize + normalize only
     x = augment(clips)       # uint8 (B, T, H, W, 3) -> float (B, 3, T, 224, 224)
 
-The models see a clip as one video: every frame of a clip gets the same crop-free resize, the same
-colour jitter factors, the same grayscale / blur / solarize / flip decisions (method.md §2, §5,
+The models see a clip as one video: every frame of a clip gets the same resize (or the same
+random resized crop, §2), the same colour jitter factors, the same grayscale / blur / solarize / flip decisions (method.md §2, §5,
 §6 "parameters shared across a clip's frames"). Augmentation runs on batches where the batch is
 (after the DataLoader), so on a GPU it costs little and the workers only decode JPEG. Each
 operation runs only on the clips that drew it. Colour operations follow torchvision's
@@ -44,6 +46,9 @@ class AugmentConfig:
         p_solarize: Probability of solarizing (values >= threshold become 1 - value).
         solarize_threshold: Solarization threshold on [0, 1] values.
         p_flip: Probability of a horizontal flip.
+        crop_scale: Random resized crop (training only): range of the crop's area as a fraction
+            of the frame's; None resizes the whole frame.
+        crop_ratio: Range of the crop's aspect ratio (width / height, in pixels).
         mean: Normalization mean per channel.
         std: Normalization std per channel.
     """
@@ -58,6 +63,8 @@ class AugmentConfig:
     p_solarize: float = 0.0
     solarize_threshold: float = 0.5
     p_flip: float = 0.5
+    crop_scale: tuple[float, float] | None = None
+    crop_ratio: tuple[float, float] = (16 / 9 * 0.75, 16 / 9 * 1.25)
     mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
 
@@ -65,6 +72,27 @@ class AugmentConfig:
     def finetune(cls, img_size: int = 224) -> AugmentConfig:
         """§6 training: jitter (0.4, 0.4, 0.4, 0) p 0.8, blur p 0.5, flip p 0.5."""
         return cls(img_size=img_size)
+
+    @classmethod
+    def ssl_view(cls, view: int, img_size: int = 224) -> AugmentConfig:
+        """§2, view 1 or 2: random resized crop scale (0.2, 1) ratio 16:9 x [0.75, 1.25], jitter
+        (0.4, 0.4, 0.2, 0.1) p 0.8, gray 0.2, blur p 1.0 (view 1) / 0.1 (view 2), solarize
+        p 0 / 0.2, flip 0.5."""
+        if view not in (1, 2):
+            raise ValueError(f"SSL view must be 1 or 2, got {view}")
+        return cls(
+            img_size=img_size,
+            jitter=(0.4, 0.4, 0.2, 0.1),
+            p_gray=0.2,
+            p_blur=1.0 if view == 1 else 0.1,
+            p_solarize=0.0 if view == 1 else 0.2,
+            crop_scale=(0.2, 1.0),
+        )
+
+    @classmethod
+    def distill(cls, img_size: int = 224) -> AugmentConfig:
+        """§5: jitter (0.8, 0.8, 0.4, 0.2) p 0.8, gray 0.2, blur 0.5, solarize 0.2, flip 0.5."""
+        return cls(img_size=img_size, jitter=(0.8, 0.8, 0.4, 0.2), p_gray=0.2, p_solarize=0.2)
 
     @classmethod
     def evaluation(cls, img_size: int = 224) -> AugmentConfig:
@@ -119,7 +147,9 @@ class ClipAugment(nn.Module):
         b, t, h, w, c = clips.shape
         dev = clips.device
         x = clips.permute(0, 1, 4, 2, 3).reshape(b * t, c, h, w).float().div_(255)  # (B*T, 3, H, W)
-        if (h, w) != (cfg.img_size, cfg.img_size):
+        if self.training and cfg.crop_scale is not None:
+            x = self._crop(x, b, t, generator)  # (B*T, 3, S, S)
+        elif (h, w) != (cfg.img_size, cfg.img_size):
             x = F.interpolate(
                 x, size=(cfg.img_size, cfg.img_size), mode="bilinear", antialias=True
             ).clamp_(0, 1)
@@ -130,6 +160,38 @@ class ClipAugment(nn.Module):
         std = torch.tensor(cfg.std, device=dev).view(1, 1, 3, 1, 1)
         x = (x - mean) / std
         return x.permute(0, 2, 1, 3, 4).contiguous()  # (B, 3, T, S, S)
+
+    def _crop(self, x: Tensor, b: int, t: int, gen: torch.Generator | None) -> Tensor:
+        """Random resized crop, one box per clip, resampled to S x S for all of its frames.
+
+        Like torchvision's RandomResizedCrop the box has an area fraction uniform in
+        ``crop_scale`` and a log-uniform aspect ratio in ``crop_ratio``; instead of redrawing a
+        box that does not fit (torchvision tries 10 times) its sides are clamped to the frame,
+        so that the draw stays one batched operation. Resampling is bilinear through an affine
+        grid (no antialiasing).
+
+        Shapes:
+            x: (B*T, 3, H, W) -> (B*T, 3, S, S)
+        """
+        cfg = self.cfg
+        h, w = x.shape[-2:]
+        dev = x.device
+        area = _uniform(b, *cfg.crop_scale, dev, gen) * (h * w)  # (B,) pixels
+        lo, hi = math.log(cfg.crop_ratio[0]), math.log(cfg.crop_ratio[1])
+        ratio = torch.exp(_uniform(b, lo, hi, dev, gen))  # (B,) width / height
+        cw = torch.sqrt(area * ratio).clamp(max=w)  # (B,) crop width in pixels
+        ch = torch.sqrt(area / ratio).clamp(max=h)
+        x0 = _uniform(b, 0.0, 1.0, dev, gen) * (w - cw)  # (B,) left edge
+        y0 = _uniform(b, 0.0, 1.0, dev, gen) * (h - ch)
+        theta = torch.zeros(b, 2, 3, device=dev)
+        # output [-1, 1] -> input normalized coordinates of the box (align_corners=False)
+        theta[:, 0, 0] = cw / w
+        theta[:, 0, 2] = (2 * x0 + cw) / w - 1
+        theta[:, 1, 1] = ch / h
+        theta[:, 1, 2] = (2 * y0 + ch) / h - 1
+        size = (b * t, x.shape[1], cfg.img_size, cfg.img_size)
+        grid = F.affine_grid(_per_frame(theta, t), list(size), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", align_corners=False).clamp_(0, 1)
 
     def _augment(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
         """Draw each clip's parameters once; apply them to all of its frames."""
@@ -159,13 +221,17 @@ class ClipAugment(nn.Module):
             x[idx] = fn(sub, *per_frame).view(idx.numel(), t, *x.shape[2:])
 
         if bright > 0:
-            apply(jitter, lambda v, f: (v * f[:, None, None, None]).clamp(0, 1), factors["brightness"])
+            apply(
+                jitter, lambda v, f: (v * f[:, None, None, None]).clamp(0, 1), factors["brightness"]
+            )
         if contrast > 0:
             apply(jitter, _blend_mean, factors["contrast"])
         if sat > 0:
             apply(jitter, lambda v, f: _blend(v, _gray(v), f), factors["saturation"])
         if hue > 0:
-            apply(jitter, lambda v, f: kornia.enhance.adjust_hue(v, f * 2 * math.pi), factors["hue"])
+            apply(
+                jitter, lambda v, f: kornia.enhance.adjust_hue(v, f * 2 * math.pi), factors["hue"]
+            )
         apply(gray, lambda v: _gray(v).expand_as(v).clone())
         apply(
             blur,

@@ -1,0 +1,93 @@
+# Step 2a-b (method.md §3-4), shared by every pretrained run: the ResNet3D-50 teacher fine-tuned
+# on the train split's 4 fps stores (or given as weights: config teacher_init), its features of
+# every 0.5 s row of every half, and their PCA fitted on train and applied to every half.
+
+from comedian import paths as P
+
+
+def teacher_init(wildcards):
+    """Input function: the teacher's starting weights (config teacher_init), if any."""
+    init = config.get("teacher_init")
+    return {"init": init} if init else {}
+
+
+def teacher_init_arg(wildcards, input):
+    return f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
+
+
+def train_stores4(wildcards):
+    """Input function: the 4 fps frame stores of the train split (the teacher's windows)."""
+    return decoded_stores(rates=[4], splits=["train"])
+
+
+rule teacher:
+    input:
+        unpack(teacher_init),
+        games=P.GAMES_TABLE,
+        stores=split_stores("train"),
+        stores4=train_stores4,
+        labels=split_labels_of("train"),
+    output:
+        model=protected(P.TEACHER_MODEL),
+        log=P.TEACHER_LOG,
+    log:
+        "logs/teacher/teacher.log",
+    benchmark:
+        "benchmarks/teacher/teacher.tsv"
+    conda:
+        "../environment.yml"
+    threads: workflow.cores
+    params:
+        frames=P.FRAMES_DIR.format(fps=2),
+        frames4=P.FRAMES_DIR.format(fps=4),
+        root=DATA_ROOT,
+        init=teacher_init_arg,
+        sets=sets(config.get("teacher", {})),
+    shell:
+        "python -m comedian teacher --games {input.games:q} --frames {params.frames:q} "
+        "--frames4 {params.frames4:q} --labels {params.root:q} --out {output.model:q} "
+        "{params.init} {params.sets} > {log:q} 2>&1"
+
+
+rule extract_features:
+    input:
+        model=P.TEACHER_MODEL,
+        frames4=P.FRAMES.replace("{fps}", "4"),
+        frames=P.FRAMES.replace("{fps}", "2"),
+    output:
+        features=P.FEATURES,
+    log:
+        "logs/extract_features/{game}/{half}.log",
+    benchmark:
+        "benchmarks/extract_features/{game}/{half}.tsv"
+    conda:
+        "../environment.yml"
+    threads: 1
+    params:
+        sets=sets(config.get("extract_features", {})),
+    shell:
+        "python -m comedian extract-features --model {input.model:q} "
+        "--frames4 {input.frames4:q} --frames {input.frames:q} --out {output.features:q} "
+        "--set num_threads={threads} {params.sets} > {log:q} 2>&1"
+
+
+rule pca:
+    input:
+        games=P.GAMES_TABLE,
+        features=expand(P.FEATURES, game=GAMES["slug"], half=HALVES),
+    output:
+        transform=P.PCA_TRANSFORM,
+        features=expand(P.PCA_FEATURES, game=GAMES["slug"], half=HALVES),
+    log:
+        "logs/pca/pca.log",
+    benchmark:
+        "benchmarks/pca/pca.tsv"
+    conda:
+        "../environment.yml"
+    params:
+        features=P.FEATURES_DIR,
+        out=P.PCA_DIR,
+        sets=sets(config.get("pca", {})),
+    shell:
+        "python -m comedian pca --games {input.games:q} --features {params.features:q} "
+        "--transform {output.transform:q} --out {params.out:q} {params.sets} > {log:q} 2>&1"

@@ -1,0 +1,89 @@
+"""PCA of the teacher features, step 2b (method.md §4) (rule ``pca``).
+
+Usage:
+    python -m comedian pca --games results/games/games.tsv --features results/extract_features \\
+        --transform results/pca/transform.npz --out results/pca/features [--n-components 512]
+
+Fits the z-score (population std) + PCA (scikit-learn, no whitening) on the features of every
+half of the train split, saves the transform, and applies it unchanged to every half of every
+game of the games table: ``<out>/<game>/<half>.npy``, float32 (num_rows, n_components).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from comedian.atomic import atomic_path
+from comedian.config import write_resolved
+from comedian.data.games import read_games_table
+from comedian.data.pca import fit_pca
+from comedian.data.soccernet import HALVES
+from comedian.paths import BANK_IN_DIR
+
+log = logging.getLogger(__name__)
+
+STAGE = "pca"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Inputs and outputs of the PCA."""
+
+    games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
+    features: Path = field(metadata={"help": "teacher features folder (results/extract_features)"})
+    transform: Path = field(
+        metadata={"help": "transform file to write (results/pca/transform.npz)"}
+    )
+    out: Path = field(metadata={"help": "folder of the reduced features (results/pca/features)"})
+
+
+@dataclass(frozen=True)
+class Config:
+    """PCA settings: the paper's (method.md §4)."""
+
+    n_components: int = field(default=512, metadata={"help": "components kept"})
+    fit_split: str = field(default="train", metadata={"help": "split the transform is fitted on"})
+    max_rows: int | None = field(
+        default=500_000, metadata={"help": "fit on a uniform subsample of rows (null: all)"}
+    )
+    seed: int = 0
+
+
+def feature_path(folder: Path, slug: str, half: int) -> Path:
+    path = Path(folder) / BANK_IN_DIR.format(game=slug, half=half)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no teacher features for this half")
+    return path
+
+
+def run(cfg: Config, *, paths: Paths) -> None:
+    """Fit on the train split, apply to every half of the table."""
+    table = read_games_table(paths.games)
+    train = table[table["split"] == cfg.fit_split]
+    if train.empty:
+        raise ValueError(f"{paths.games}: no game in split {cfg.fit_split!r} to fit the PCA on")
+    banks = [
+        np.load(feature_path(paths.features, slug, h), mmap_mode="r")
+        for slug in train["slug"]
+        for h in HALVES
+    ]
+    pca = fit_pca(banks, cfg.n_components, max_rows=cfg.max_rows, seed=cfg.seed)
+    pca.save(paths.transform)
+    for slug in table["slug"]:
+        for h in HALVES:
+            src = feature_path(paths.features, slug, h)
+            reduced = pca.transform(np.load(src, mmap_mode="r"), source=str(src))
+            dst = Path(paths.out) / BANK_IN_DIR.format(game=slug, half=h)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(dst, suffix=".npy") as tmp:
+                np.save(tmp, reduced)
+    write_resolved(Path(paths.transform).parent / "config.resolved.yaml", stage=STAGE,
+                   config=cfg, paths=paths)  # fmt: skip
+    log.info(
+        "%s: %d train halves, %d components (%.1f %% of the variance) -> %s",
+        STAGE, len(banks), pca.out_dim, 100 * pca.explained_variance_ratio.sum(), paths.out,
+    )  # fmt: skip

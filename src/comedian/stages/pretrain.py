@@ -1,0 +1,99 @@
+"""Spatial self-supervised pretraining, step 1 (method.md §2) (rule ``pretrain``).
+
+Usage:
+    python -m comedian pretrain --games results/games/games.tsv --frames results/decode/2fps \\
+        --out results/pretrain/RUN/model.pt [--set 'model={...}'] [--epochs 100]
+
+The run's ``vivit_tiny`` settings (``model``) give the spatial ViT that is pretrained (image
+size, patch, width, depth, heads, drop path); other architectures are refused. Every second of
+every train half is a sample (its two 2 fps frames); two views are augmented on the device (§2:
+random resized crop, jitter, gray, blur, solarize, flip, the same for both frames of a view).
+SCE with coefficient 1 (InfoNCE with a queue of 65,536 momentum keys), symmetric; AdamW, weight
+decay 0.05 except norms, biases, position embedding and CLS; peak lr 5e-4 x B / 256, 10 warmup
+epochs then cosine to 0 per step; clipping 1.0; 100 epochs; momentum 0.99 -> 1 per step.
+
+Outputs (beside ``--out``): ``model.pt`` (the ViT, arch ``vit_tiny``: ``distill`` initializes
+the ViViT from it), ``train_log.csv``, ``config.resolved.yaml``. Rerun after a crash to resume
+from ``.resume/last.ckpt``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from comedian.data.pretrain import ShuffledKeys, SslPairs, open_stores, split_half_paths, ssl_keys
+from comedian.data.transforms import AugmentConfig
+from comedian.models import build_model
+from comedian.stages.pretraining import VIT_KEYS, check_arch, fit_and_publish, make_loader
+from comedian.tasks.base import TrainTask
+from comedian.tasks.ssl import SslTask
+from comedian.training import TrainConfig, export_model
+
+log = logging.getLogger(__name__)
+
+STAGE = "pretrain"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Inputs and outputs of spatial pretraining."""
+
+    games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
+    frames: Path = field(metadata={"help": "2 fps frame stores folder (results/decode/2fps)"})
+    out: Path = field(metadata={"help": "model file to write (results/pretrain/RUN/model.pt)"})
+
+
+@dataclass(frozen=True)
+class Config(TrainConfig):
+    """Step 1 settings: the paper's (method.md §2)."""
+
+    epochs: int = 100
+    batch_size: int = 1024
+    lr: float = 5e-4
+    warmup_epochs: float = 10.0
+    min_lr: float = 0.0
+    train_split: str = "train"
+    proj_hidden: int = field(default=1024, metadata={"help": "projector/predictor hidden width"})
+    proj_dim: int = field(default=256, metadata={"help": "projector output width"})
+    queue_size: int = field(default=65536, metadata={"help": "SCE queue slots"})
+    coeff: float = field(default=1.0, metadata={"help": "SCE lambda (1: InfoNCE)"})
+    temp: float = 0.1
+    temp_m: float = 0.05
+    momentum: float = field(default=0.99, metadata={"help": "key encoder momentum at step 0"})
+    view1: AugmentConfig = field(default_factory=lambda: AugmentConfig.ssl_view(1))
+    view2: AugmentConfig = field(default_factory=lambda: AugmentConfig.ssl_view(2))
+
+
+def vit_kwargs(model: dict) -> dict:
+    """The step-1 ViT's builder settings: the ViViT's spatial ones (method.md §5 mapping)."""
+    return {k: v for k, v in model.items() if k in VIT_KEYS}
+
+
+def run(cfg: Config, *, paths: Paths) -> None:
+    """Pretrain the run's spatial ViT with SCE on every second of the train split."""
+    check_arch(cfg.arch, STAGE)
+    TrainTask.seed_everything(cfg.seed)
+    kwargs = vit_kwargs(cfg.model)
+    trunk = build_model("vit_tiny", **kwargs)
+    img = int(trunk.img_size)
+    stores = open_stores(
+        [p for _, _, p in split_half_paths(paths.games, cfg.train_split, paths.frames)], fps=2
+    )
+    sampler = ShuffledKeys(ssl_keys([s.num_frames for s in stores]), seed=cfg.seed)
+    loader = make_loader(SslPairs(stores), sampler, cfg.device_batch_size, cfg)
+    task = SslTask(
+        trunk, cfg,
+        view1=dataclasses.replace(cfg.view1, img_size=img),
+        view2=dataclasses.replace(cfg.view2, img_size=img),
+        proj_hidden=cfg.proj_hidden, proj_dim=cfg.proj_dim, queue_size=cfg.queue_size,
+        coeff=cfg.coeff, temp=cfg.temp, temp_m=cfg.temp_m, momentum=cfg.momentum,
+    )  # fmt: skip
+    log.info("%s: %d halves, %d samples an epoch", STAGE, len(stores), len(sampler.keys))
+
+    def export(out: Path) -> None:
+        export_model(out, task.trunk, arch="vit_tiny", model_kwargs=kwargs, config=cfg)
+
+    fit_and_publish(task, loader, cfg, out=paths.out, stage=STAGE, paths=paths, export=export)

@@ -1,0 +1,179 @@
+"""The ResNet3D-50 teacher, step 2a (method.md §3) (rule ``teacher``).
+
+Usage:
+    python -m comedian teacher --games results/games/games.tsv --frames results/decode/2fps \\
+        --frames4 results/decode/4fps --labels data/synthetic --out results/teacher/model.pt \\
+        [--init slow_r50.pyth] [--epochs 100] [--set 'model={width: 8}']
+
+A slow-only ResNet3D-50 with a 17-class head is fine-tuned on the train split: 4 s windows at
+4 fps (16 frames, edge frames replicated) centred on the rows of the 2 fps grid (every
+``window_stride``-th row of every half, from a random offset each epoch), each with the label of
+its middle time; BCE + mixup; SGD momentum 0.9, weight decay 5e-5 except BatchNorm and biases,
+peak lr 1.0 x B / 256, 10 warmup epochs, cosine to 0, 100 epochs.
+
+``--init`` (optional, e.g. Kinetics-400 weights) starts from a user-supplied checkpoint:
+pytorchvideo's ``slow_r50`` (its keys are ours; its 400-class head is left out), the reference
+teacher (``trunk.model.*`` keys, converted by the import code) or an exported comedian teacher.
+With ``--epochs 0`` the given weights are exported as they are (a teacher fine-tuned elsewhere).
+
+Outputs (beside ``--out``): ``model.pt`` (arch ``resnet3d_50``; its config holds the input
+size that ``extract_features`` uses), ``train_log.csv``, ``config.resolved.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from comedian.data.games import read_games_table
+from comedian.data.labels import read_labels
+from comedian.data.pretrain import (
+    DrawnKeys,
+    TeacherWindows,
+    open_stores,
+    split_half_paths,
+    teacher_draw,
+)
+from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
+from comedian.data.transforms import AugmentConfig
+from comedian.data.windows import teacher_targets
+from comedian.models import ReferenceWeightsError, build_model
+from comedian.models.loading import is_exported, read_weights_file
+from comedian.models.reference import split_reference_keys, unwrap_state_dict
+from comedian.stages.pretraining import fit_and_publish, make_loader
+from comedian.tasks.base import TrainTask
+from comedian.tasks.teacher import TeacherTask
+from comedian.training import TrainConfig, export_model
+
+log = logging.getLogger(__name__)
+
+STAGE = "teacher"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Inputs and outputs of teacher fine-tuning."""
+
+    games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
+    frames: Path = field(metadata={"help": "2 fps frame stores folder (the row grid)"})
+    frames4: Path = field(metadata={"help": "4 fps frame stores folder (results/decode/4fps)"})
+    labels: Path = field(metadata={"help": "dataset root holding <game>/Labels-v2.json"})
+    out: Path = field(metadata={"help": "model file to write (results/teacher/model.pt)"})
+    init: Path | None = field(
+        default=None, metadata={"help": "starting weights (slow_r50, reference or exported)"}
+    )
+
+
+@dataclass(frozen=True)
+class Config(TrainConfig):
+    """Teacher fine-tuning settings: the paper's (method.md §3)."""
+
+    arch: str = "resnet3d_50"
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1.0
+    weight_decay: float = 5e-5
+    warmup_epochs: float = 10.0
+    min_lr: float = 0.0
+    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
+    mixup_alpha: float = field(default=0.1, metadata={"help": "mixup Beta(a, a); 0: off"})
+    train_split: str = "train"
+    window_stride: int = field(
+        default=1, metadata={"help": "train windows every this many 0.5 s rows of a half"}
+    )
+    fps: int = field(default=4, metadata={"help": "frame rate of the teacher stores"})
+    window_s: float = field(default=4.0, metadata={"help": "window length in seconds"})
+    img_size: int = field(default=224, metadata={"help": "input height and width"})
+    augment: AugmentConfig = field(default_factory=AugmentConfig.finetune)
+    trust_pickle: bool = field(
+        default=False, metadata={"help": "allow full unpickling of --init (trusted files only)"}
+    )
+
+
+@torch.no_grad()
+def load_teacher_weights(model: torch.nn.Module, path: Path, trust_pickle: bool = False) -> dict:
+    """Copy every trunk weight of ``path`` into ``model``; its head too when it has 17 classes.
+
+    Accepts pytorchvideo's ``slow_r50`` state dict (``blocks.0..4`` are ours, ``blocks.5`` is
+    its Kinetics head and is left out), the reference teacher (``trunk.model.*``,
+    ``head_class.*``) and an exported comedian teacher. Every trunk weight must be present and
+    of the right shape (else an error naming the file).
+    """
+    obj = read_weights_file(path, trust_pickle)
+    if is_exported(obj):
+        sd = dict(obj["state_dict"])
+    else:
+        trunk, head, _ = split_reference_keys(unwrap_state_dict(obj, str(path)))
+        sd = {**trunk, **{f"head.{k}": v for k, v in head.items()}}
+    target = model.state_dict()
+    trunk_keys = [k for k in target if not k.startswith("head.")]
+    missing = [k for k in trunk_keys if k not in sd]
+    if missing:
+        raise ReferenceWeightsError(
+            f"{path}: {len(missing)} teacher weights missing, e.g. {missing[:3]} (not a "
+            "ResNet3D-50 of these settings?)"
+        )
+    copied = list(trunk_keys)
+    heads = [k for k in target if k.startswith("head.")]
+    if heads and all(k in sd and sd[k].shape == target[k].shape for k in heads):
+        copied += heads
+    for k in copied:
+        if tuple(sd[k].shape) != tuple(target[k].shape):
+            raise ReferenceWeightsError(
+                f"{path}: {k} has shape {tuple(sd[k].shape)}, the teacher needs "
+                f"{tuple(target[k].shape)}"
+            )
+        target[k].copy_(sd[k])
+    unused = sorted(set(sd) - set(copied))
+    log.info("%s: %d tensors loaded, head %s; unused: %s", path, len(copied),
+             "loaded" if heads and heads[0] in copied else "new", unused[:10])  # fmt: skip
+    return {"copied": len(copied), "unused": unused}
+
+
+def run(cfg: Config, *, paths: Paths) -> None:
+    """Fine-tune (or just export) the teacher."""
+    TrainTask.seed_everything(cfg.seed)
+    kwargs = {**cfg.model, "num_classes": NUM_CLASSES}
+    model = build_model(cfg.arch, **kwargs)
+    if paths.init is not None:
+        load_teacher_weights(model, paths.init, cfg.trust_pickle)
+    elif cfg.epochs == 0:
+        raise ValueError("teacher: epochs 0 exports the --init weights, but no --init was given")
+    halves = split_half_paths(paths.games, cfg.train_split, paths.frames)
+    halves4 = split_half_paths(paths.games, cfg.train_split, paths.frames4)
+    stores = open_stores([p for _, _, p in halves], fps=2)
+    stores4 = open_stores([p for _, _, p in halves4], fps=cfg.fps)
+    table = read_games_table(paths.games).set_index("slug")
+    cache: dict[str, object] = {}
+    targets = []
+    for (slug, half, _), store in zip(halves, stores, strict=True):
+        label_path = Path(paths.labels) / table.loc[slug, "path"] / LABELS_NAME
+        if slug not in cache:
+            if not label_path.is_file():
+                raise FileNotFoundError(f"{label_path}: no labels for game {slug!r}")
+            cache[slug] = read_labels(label_path)
+        events = cache[slug]
+        events = events[events["half"] == half]  # type: ignore[index]
+        targets.append(
+            teacher_targets(
+                events["position_ms"].to_numpy(), events["class_index"].to_numpy(), store.num_frames
+            )
+        )
+    num_rows = [s.num_frames for s in stores]
+    dataset = TeacherWindows(stores4, num_rows, targets, fps=cfg.fps, window_s=cfg.window_s)
+    sampler = DrawnKeys(teacher_draw(num_rows, cfg.window_stride), seed=cfg.seed)
+    loader = make_loader(dataset, sampler, cfg.device_batch_size, cfg)
+    augment = dataclasses.replace(cfg.augment, img_size=cfg.img_size)
+    task = TeacherTask(
+        model, cfg, augment=augment, mixup_alpha=cfg.mixup_alpha, momentum=cfg.momentum
+    )
+    log.info("%s: %d halves, %d windows an epoch", STAGE, len(stores), len(sampler.keys))
+
+    def export(out: Path) -> None:
+        export_model(out, task.model, arch=cfg.arch, model_kwargs=kwargs, config=cfg)
+
+    fit_and_publish(task, loader, cfg, out=paths.out, stage=STAGE, paths=paths, export=export)

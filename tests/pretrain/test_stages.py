@@ -1,0 +1,114 @@
+"""Every pretraining stage runs 2 steps on tiny stores: pretrain, teacher, extract_features, pca,
+distill, then finetune_head starts from the distilled ViViT."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from pretrain_tiny import RESNET, VIVIT
+
+from comedian.cli import main
+from comedian.data.frames import FrameStore
+from comedian.data.pca import PcaTransform
+from comedian.models import build_model, model_from_checkpoint
+from comedian.models.loading import init_trunk
+from comedian.training import read_model_file
+
+
+def sets(**kw: object) -> list[str]:
+    return [a for k, v in kw.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+
+
+def csv_steps(path: Path) -> list[int]:
+    rows = path.read_text().splitlines()[1:]
+    return [int(r.split(",")[0]) for r in rows if r.split(",")[3]]
+
+
+COMMON = {"accelerator": "cpu", "num_workers": 0, "epochs": 1}
+
+
+@pytest.fixture(scope="module")
+def chain(tiny_data, tmp_path_factory):
+    """Run the five stages once; the tests below check each one's outputs."""
+    out = tmp_path_factory.mktemp("results")
+    d = tiny_data
+    main(["pretrain", "--games", str(d.games), "--frames", str(d.frames2),
+          "--out", str(out / "pretrain/model.pt"),
+          *sets(**COMMON, model=VIVIT, batch_size=40, queue_size=64, proj_hidden=32,
+                proj_dim=16)])  # fmt: skip
+    main(["teacher", "--games", str(d.games), "--frames", str(d.frames2), "--frames4",
+          str(d.frames4), "--labels", str(d.labels), "--out", str(out / "teacher/model.pt"),
+          *sets(**COMMON, model=RESNET, batch_size=4, window_stride=20, img_size=16)])  # fmt: skip
+    for slug in d.slugs:
+        for half in (1, 2):
+            main(["extract-features", "--model", str(out / "teacher/model.pt"),
+                  "--frames4", str(d.frames4 / slug / f"{half}.frames"),
+                  "--frames", str(d.frames2 / slug / f"{half}.frames"),
+                  "--out", str(out / f"features/{slug}/{half}.npy"), "--batch-size", "16"])  # fmt: skip
+    main(["pca", "--games", str(d.games), "--features", str(out / "features"),
+          "--transform", str(out / "pca/transform.npz"), "--out", str(out / "pca/features"),
+          "--n-components", "8"])  # fmt: skip
+    main(["distill", "--games", str(d.games), "--frames", str(d.frames2), "--features",
+          str(out / "pca/features"), "--init", str(out / "pretrain/model.pt"),
+          "--out", str(out / "distill/model.pt"),
+          *sets(**COMMON, model=VIVIT, batch_size=2, windows_per_half=1, queue_size=32,
+                proj_hidden=32)])  # fmt: skip
+    return out
+
+
+def test_pretrain_exports_the_vit_after_two_steps(chain):
+    doc = read_model_file(chain / "pretrain/model.pt")
+    assert doc["arch"] == "vit_tiny" and doc["model_kwargs"]["embed_dim"] == 16
+    assert "num_frames" not in doc["model_kwargs"]  # only the spatial settings
+    assert csv_steps(chain / "pretrain/train_log.csv") == [1, 2]
+    assert not (chain / "pretrain/.resume").exists()
+    resolved = yaml.safe_load((chain / "pretrain/config.resolved.yaml").read_text())
+    assert resolved["stage"] == "pretrain" and resolved["config"]["batch_size"] == 40
+
+
+def test_teacher_fine_tunes_with_a_17_class_head(chain):
+    doc = read_model_file(chain / "teacher/model.pt")
+    assert doc["arch"] == "resnet3d_50" and doc["model_kwargs"]["num_classes"] == 17
+    assert doc["config"]["img_size"] == 16
+    assert csv_steps(chain / "teacher/train_log.csv") == [1, 2]
+
+
+def test_extraction_covers_every_row_of_every_half(chain, tiny_data):
+    doc = read_model_file(chain / "teacher/model.pt")
+    model = model_from_checkpoint(doc).eval()
+    for slug in tiny_data.slugs:
+        feats = np.load(chain / f"features/{slug}/1.npy")
+        n = FrameStore(tiny_data.frames2 / slug / "1.frames").num_frames
+        assert feats.shape == (n, model.num_features) and feats.dtype == np.float32
+        assert (np.abs(feats).sum(axis=1) > 0).all()  # no zero row, the last ones included
+
+
+def test_pca_is_fitted_on_train_and_applied_to_every_split(chain, tiny_data):
+    pca = PcaTransform.load(chain / "pca/transform.npz")
+    train = [s for s in tiny_data.slugs[:2]]
+    assert pca.n_rows == sum(np.load(chain / f"features/{s}/{h}.npy").shape[0]
+                             for s in train for h in (1, 2))  # fmt: skip
+    for slug in tiny_data.slugs:  # the valid game too, with the train transform
+        raw = np.load(chain / f"features/{slug}/2.npy")
+        np.testing.assert_allclose(
+            np.load(chain / f"pca/features/{slug}/2.npy"), pca.transform(raw), rtol=1e-6
+        )
+
+
+def test_distill_starts_from_pretrain_and_feeds_finetune_head(chain):
+    doc = read_model_file(chain / "distill/model.pt")
+    assert doc["arch"] == "vivit_tiny" and not any(
+        k.startswith("projector") for k in doc["state_dict"]
+    )
+    assert csv_steps(chain / "distill/train_log.csv") == [1, 2]
+    # finetune_head's trunk init (init_trunk) takes every trunk weight of the distilled ViViT
+    spotting = build_model("vivit_tiny", **VIVIT, num_classes=17)
+    report = init_trunk(spotting, chain / "distill/model.pt")
+    assert report["mode"] == "trunk" and report["copied"] == len(doc["state_dict"])
+    for k, v in doc["state_dict"].items():
+        torch.testing.assert_close(spotting.state_dict()[k], v)
