@@ -39,6 +39,9 @@ def test_raw_round_trip_and_layout(tmp_path: Path) -> None:
         (np.zeros((5, 17), np.float64), "must be float32"),
         (np.zeros((5, 16), np.float32), r"shape \(T, 17\)"),
         (np.full((5, 17), np.nan, np.float32), "NaN or inf"),
+        # Logits, not sigmoid outputs: the range is named.
+        (np.full((5, 17), 1.5, np.float32), r"in \[0, 1\], got values in \[1.5, 1.5\]"),
+        (np.full((5, 17), -0.25, np.float32), r"got values in \[-0.25, -0.25\]"),
     ],
 )
 def test_raw_reading_names_file_and_problem(

@@ -64,9 +64,9 @@ def workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config["dataset"] = {"source": "synthetic", "root": "data/synthetic", "splits": ["valid"]}
     config["synth"] = SYNTH
     config["spotting"] = {
-        "nms": {"type": "soft", "window": 20, "threshold": 0.001, "min_weight": 0.0},
+        "nms": {"kind": "soft", "window": 20, "threshold": 0.001, "min_weight": 0.0},
         "metric": "all",
-        "sweep": {"types": ["soft", "hard"], "windows": [10, 20], "thresholds": [0.01]},
+        "sweep": {"kinds": ["soft", "hard"], "windows": [10, 20], "thresholds": [0.01]},
         "ensembles": {"duo": ["a", "b"]},
     }
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
