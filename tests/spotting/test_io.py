@@ -11,8 +11,9 @@ import pytest
 
 from comedian.data.soccernet import CLASS_INDEX, RESULTS_NAME
 from comedian.spotting.metrics import position_to_frame
+from comedian.spotting._aligned_results import parse_canonical
 from comedian.spotting.results import (
-    parse_canonical,
+    decode_results,
     peaks_to_predictions,
     read_results,
     results_text,
@@ -90,12 +91,23 @@ def test_results_official_format_and_round_trip(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"label": "Dribble"}, "unknown label 'Dribble'"),
-        ({"confidence": float("nan")}, "NaN or inf"),
-        ({"confidence": float("inf")}, "NaN or inf"),
-        ({"confidence": -0.5}, "negative"),
-        ({"half": "3"}, "half is not 1 or 2"),
-        ({"position": "12.5"}, "prediction 0"),
+        ({"label": "Dribble"}, r"Invalid enum value 'Dribble' - at `\$.predictions\[0\].label`"),
+        # json.dumps writes NaN and Infinity, which are not JSON (the official json.load reads
+        # them): refused as malformed, with the byte named.
+        ({"confidence": float("nan")}, r"not valid JSON \(JSON is malformed: invalid character"),
+        ({"confidence": "nan"}, "prediction 0: confidence is NaN or inf"),
+        ({"confidence": "inf"}, "prediction 0: confidence is NaN or inf"),
+        ({"confidence": -0.5}, "prediction 0: confidence is negative"),
+        (
+            {"confidence": True},
+            r"Expected `float`, got `bool` - at `\$.predictions\[0\].confidence`",
+        ),
+        ({"half": "3"}, "prediction 0: half is not 1 or 2"),
+        ({"position": "12.5"}, r"Expected `int`, got `str` - at `\$.predictions\[0\].position`"),
+        ({"position": "-1000"}, "prediction 0: position is negative"),
+        ({"position": "9" * 30}, "not a SoccerNet results file"),
+        ({"label": None}, r"at `\$.predictions\[0\].label`"),
+        ({"half": None}, r"at `\$.predictions\[0\].half`"),
     ],
 )
 def test_results_reader_rejects(tmp_path: Path, change: dict, message: str) -> None:
@@ -111,6 +123,57 @@ def test_results_reader_rejects(tmp_path: Path, change: dict, message: str) -> N
     with pytest.raises(ValueError, match=message) as err:
         read_results(path)
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"predictions": [{"label": "Goal", "position": 1, "half": 1, "confidence": 1e400}]}',
+            r"Number out of range - at `\$.predictions\[0\].confidence`",
+        ),
+        (
+            '{"predictions": [{"label": "Goal", "position": 1, "half": 1}]}',
+            "missing required field `confidence`",
+        ),
+        ('{"predictions": {}}', r"Expected `array`, got `object` - at `\$.predictions`"),
+        ('{"UrlLocal": "x"}', "missing required field `predictions`"),
+        ('{"predictions": [', "truncated"),
+        ("", "truncated"),
+    ],
+)
+def test_results_reader_names_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / RESULTS_NAME
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as err:
+        read_results(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_other_files_decode_as_json_reads_them(tmp_path: Path) -> None:
+    # Numbers or strings of digits, extra keys, no gameTime / UrlLocal: what the official
+    # evaluator accepts (int() / float() of each value) and what msgspec decodes, checked by hand.
+    doc = {
+        "predictions": [
+            {"label": "Corner", "position": 1500, "half": 2, "confidence": "0.25", "team": "x"},
+            {"label": "Goal", "position": "0", "half": "1", "confidence": 1},
+        ]
+    }
+    path = tmp_path / RESULTS_NAME
+    path.write_text(json.dumps(doc, indent=1))
+    got = read_results(path)
+    np.testing.assert_array_equal(got["half"], [2, 1])
+    np.testing.assert_array_equal(got["label"], [CLASS_INDEX["Corner"], CLASS_INDEX["Goal"]])
+    np.testing.assert_array_equal(got["position_ms"], [1500, 0])
+    np.testing.assert_array_equal(got["confidence"], [0.25, 1.0])
+    assert got["half"].dtype == got["position_ms"].dtype == np.int64
+    # Our own files decode the same way through msgspec as through the aligned parser.
+    preds = peaks_to_predictions({1: np.eye(20, 17) / 3, 2: np.zeros((4, 17))})
+    write_results(path, GAME, preds)
+    fast, slow = read_results(path), decode_results(path, path.read_bytes())
+    for key in preds:
+        np.testing.assert_array_equal(fast[key], preds[key])
+        np.testing.assert_array_equal(slow[key], preds[key])
 
 
 def test_writer_rejects_bad_confidence(tmp_path: Path) -> None:
