@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from comedian.data.soccernet import CLASS_INDEX, RESULTS_NAME
-from comedian.spotting.metrics import position_to_frame
 from comedian.spotting._aligned_results import parse_canonical
+from comedian.spotting.metrics import position_to_frame
 from comedian.spotting.results import (
     decode_results,
     peaks_to_predictions,

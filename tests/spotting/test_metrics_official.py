@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from comedian.data.soccernet import CLASSES, LABELS_NAME, RESULTS_NAME, format_game_time
-from comedian.spotting.metrics import RESULT_KEYS, evaluate_games
 from comedian.spotting._aligned_results import parse_canonical
+from comedian.spotting.metrics import RESULT_KEYS, evaluate_games
 from comedian.spotting.results import round_confidence, write_results
 
 official = pytest.importorskip("SoccerNet.Evaluation.ActionSpotting")

@@ -73,7 +73,6 @@ def results_text(game: str, predictions: Mapping[str, np.ndarray]) -> str:
     return f"{head}{body}\n]}}\n"
 
 
-
 def _fixed_point(values: np.ndarray) -> list[str] | None:
     """``%.12f`` texts of ``values`` when that is exact (rounded values below 9000), else None."""
     if len(values) and (
@@ -81,6 +80,7 @@ def _fixed_point(values: np.ndarray) -> list[str] | None:
     ):
         return None
     return [f"{v:.{DECIMALS}f}" for v in values.tolist()]
+
 
 # --- The fixed-width table parser -------------------------------------------------------------
 #

@@ -167,7 +167,7 @@ def _soft_nms_block(
         out[live[s_idx], t_idx] = core[s_idx, t_idx]
         # All distances of a side at once: (E, D) positions. They are distinct, as an in-place
         # fancy multiply needs: two emitted rows of a series are more than R apart, and two
-        # distances differ by less than R. E x D <= S' x T: bounded whatever the window.
+        # distances differ by less than R. E x D is at most about 2 S' x T, whatever the window.
         series = np.broadcast_to(s_idx[:, None], (len(s_idx), len(decaying)))
         for sign in (-1, 1):
             pos = t_idx[:, None] + sign * decaying  # (E, D)

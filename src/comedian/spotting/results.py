@@ -220,4 +220,3 @@ def zip_results(results_dir: str | Path, zip_path: str | Path) -> int:
             for f in files:
                 zf.write(f, f.relative_to(root).as_posix())
     return len(files)
-
