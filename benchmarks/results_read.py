@@ -4,14 +4,16 @@ Usage:
     python benchmarks/results_read.py [--games 100] [--baseline-rev e32c3f5] [--repeats 3]
 
 Writes the results files of ``--games`` synthetic games: soft NMS (COMEDIAN's setting: window 20,
-threshold 0.001) of synthetic sigmoid scores, written by :func:`write_results`, and their labels.
+threshold 0.001) of synthetic sigmoid scores, and their labels. The same predictions are written
+twice, by today's and by the baseline's ``write_results``; each reader reads its own writer's.
 Then runs ``evaluate_games`` with every metric (what ``comedian evaluate`` computes), alternating
 three readers, best of ``--repeats`` each (CPU seconds; every reader gets the same page cache):
 
-* before: ``read_results`` of ``src/comedian/spotting/results.py`` at ``--baseline-rev``
-  (loaded from git: the hand-written byte-level parser it held);
-* msgspec only: :func:`comedian.spotting.results.decode_results` for every file;
-* after: :func:`comedian.spotting.results.read_results` (aligned layout, else msgspec).
+* before: ``src/comedian/spotting/results.py`` at ``--baseline-rev`` (loaded from git: the
+  hand-written byte-level parser it held), reading the files its own ``write_results`` wrote
+  (the aligned layout that parser needs);
+* msgspec only: :func:`comedian.spotting.results.decode_results` (decoding, no value checks);
+* after: :func:`comedian.spotting.results.read_results` (msgspec and the value checks).
 
 It also times reading alone, and checks that the three give identical arrays and metrics.
 """
@@ -26,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -42,8 +45,8 @@ CLOCK = time.process_time
 Reader = Callable[[Path], dict[str, np.ndarray]]
 
 
-def baseline_reader(rev: str) -> Reader:
-    """``read_results`` of results.py at git revision ``rev``."""
+def baseline_module(rev: str) -> ModuleType:
+    """results.py at git revision ``rev``, as a module."""
     text = subprocess.run(
         ["git", "show", f"{rev}:src/comedian/spotting/results.py"],
         cwd=REPO,
@@ -57,15 +60,16 @@ def baseline_reader(rev: str) -> Reader:
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules["results_baseline"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.read_results
+    return module
 
 
 def msgspec_reader(path: Path) -> dict[str, np.ndarray]:
     return results.decode_results(path, Path(path).read_bytes())
 
 
-def write_tree(root: Path, games: int) -> int:
-    """Labels and soft-NMS results of ``games`` games; returns the number of predictions."""
+def write_tree(root: Path, games: int, baseline: ModuleType) -> int:
+    """Labels and soft-NMS results of ``games`` games (``preds``: today's writer,
+    ``preds_before``: the baseline's); returns the number of predictions."""
     rng = np.random.default_rng(0)
     total = 0
     for g in range(games):
@@ -76,6 +80,7 @@ def write_tree(root: Path, games: int) -> int:
         )
         total += len(preds["half"])
         results.write_results(root / "preds" / game / RESULTS_NAME, game, preds)
+        baseline.write_results(root / "preds_before" / game / RESULTS_NAME, game, preds)
         slot, row, cls = np.nonzero(events)
         annotations = [
             {
@@ -106,16 +111,18 @@ def main() -> None:
     parser.add_argument("--baseline-rev", default="e32c3f5")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    baseline = baseline_module(args.baseline_rev)
     readers: dict[str, Reader] = {
-        "before": baseline_reader(args.baseline_rev),
+        "before": baseline.read_results,
         "msgspec only": msgspec_reader,
         "after": results.read_results,
     }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        total = write_tree(root, args.games)
-        files = sorted((root / "preds").rglob(RESULTS_NAME))
-        size = sum(f.stat().st_size for f in files)
+        total = write_tree(root, args.games, baseline)
+        trees = {name: root / ("preds_before" if name == "before" else "preds") for name in readers}
+        files = {name: sorted(tree.rglob(RESULTS_NAME)) for name, tree in trees.items()}
+        size = sum(f.stat().st_size for f in files["after"])
         print(
             f"# {args.games} games, {total} predictions ({total / 2 / args.games:.0f} a half), "
             f"{size / 1e6:.0f} MB of results files; numpy {np.__version__}, "
@@ -128,13 +135,13 @@ def main() -> None:
         original = results.read_results
         for _ in range(args.repeats):
             for name, reader in readers.items():  # alternating: same machine load for all
-                t, arrays[name] = timed(lambda reader=reader: [reader(f) for f in files])
+                t, arrays[name] = timed(lambda r=reader, n=name: [r(f) for f in files[n]])
                 read[name] = min(read[name], t)
                 results.read_results = reader  # evaluate_games looks it up at each call
                 try:
                     t, outputs[name] = timed(
-                        lambda: evaluate_games(
-                            root / "labels", root / "preds", metrics=METRIC_NAMES
+                        lambda n=name: evaluate_games(
+                            root / "labels", trees[n], metrics=METRIC_NAMES
                         )
                     )
                 finally:

@@ -17,16 +17,16 @@ What the official evaluator reads of a prediction, and so what :class:`Predictio
 (1 or 2, integer or string) and ``confidence`` (a number); ``gameTime`` and ``UrlLocal`` are
 written but not needed to read a file. Grid row r of a half (time r / 2 s) is written at
 ``position = 500 * r`` ms, which the official rasterization maps back to frame r. Predictions are
-written sorted by half, position, class, with confidences rounded to 12 decimals
-(:func:`round_confidence`), in an aligned layout (:mod:`comedian.spotting._aligned_results`) that
-our own files are read back from at memory speed; every other file is decoded by msgspec against
-the types below. Both give the same arrays.
+written one a line, sorted by half, position, class, with confidences rounded to 12 decimals
+(:func:`round_confidence`) and written in fixed point (``%.12f``; any other value with
+``repr``): either way reading gives the exact value back. Files are decoded by msgspec against
+the types below (a third slower than the byte-level parser this replaced, within the bound of
+benchmarks/README.md, "Reading results files").
 """
 
 from __future__ import annotations
 
-import mmap
-import os
+import json
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,13 +36,12 @@ import msgspec
 import numpy as np
 
 from comedian.atomic import atomic_path, write_text_atomic
-from comedian.data.soccernet import CLASS_INDEX, CLASSES, RESULTS_NAME
-from comedian.spotting import _aligned_results as aligned
+from comedian.data.soccernet import CLASS_INDEX, CLASSES, RESULTS_NAME, format_game_time
 
 #: Milliseconds per grid row (rows are 0.5 s apart).
 ROW_MS = 500
 #: Decimals of the confidences NMS writes (see :func:`round_confidence`).
-DECIMALS = aligned.DECIMALS
+DECIMALS = 12
 PREDICTION_KEYS: tuple[str, ...] = ("half", "label", "position_ms", "confidence")
 
 
@@ -114,8 +113,25 @@ def round_confidence(values: np.ndarray) -> np.ndarray:
 
 
 def results_text(game: str, predictions: Mapping[str, np.ndarray]) -> str:
-    """The JSON text :func:`write_results` writes (the aligned layout)."""
-    return aligned.results_text(game, predictions)
+    """The JSON text :func:`write_results` writes: one prediction a line.
+
+    Confidences that :func:`round_confidence` leaves unchanged (and below 9000, where
+    ``10**12 * value`` is an exact integer of float64) are written as ``%.12f``, which reads back
+    as the same float; any other value as ``repr``, the shortest text that does.
+    """
+    half = predictions["half"].tolist()
+    pos = predictions["position_ms"].tolist()
+    conf = np.asarray(predictions["confidence"], dtype=np.float64)
+    fixed = ((round_confidence(conf) == conf) & (conf < 9000)).tolist()
+    lines = [
+        f'{{"gameTime": "{format_game_time(h, p)}", "label": "{CLASSES[c]}", '
+        f'"position": "{p}", "half": "{h}", "confidence": {f"{v:.{DECIMALS}f}" if x else repr(v)}}}'
+        for h, c, p, v, x in zip(
+            half, predictions["label"].tolist(), pos, conf.tolist(), fixed, strict=True
+        )
+    ]
+    body = ",\n".join(lines)
+    return f'{{"UrlLocal": {json.dumps(game)}, "predictions": [\n{body}\n]}}\n'  # ASCII only
 
 
 def write_results(path: str | Path, game: str, predictions: Mapping[str, np.ndarray]) -> None:
@@ -151,26 +167,22 @@ def read_results(path: str | Path) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            # Large files are mapped, not copied (replaced atomically, never rewritten in place).
-            if os.fstat(f.fileno()).st_size >= aligned.MMAP_BYTES:
-                data: bytes | mmap.mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            else:
-                data = f.read()
+        data = path.read_bytes()
     except OSError as err:
         raise ValueError(f"{path}: cannot read results ({err})") from err
-    preds = aligned.parse_canonical(data)
-    if preds is None or (preds["label"] < 0).any():  # not ours, or an unknown label to name
-        preds = decode_results(path, data)
-    del data
+    preds = decode_results(path, data)
     _check_predictions(path, preds)
     return preds
 
 
-def decode_results(path: Path, data: bytes | mmap.mmap) -> dict[str, np.ndarray]:
-    """Decode any results file with msgspec (types checked; values by :func:`read_results`)."""
+def decode_results(path: Path, data: bytes) -> dict[str, np.ndarray]:
+    """Decode a results file's bytes (types checked here, values by :func:`read_results`)."""
     try:
-        items = _DECODER.decode(data).predictions
+        # As text: msgspec skips unknown keys without checking their bytes, and a file that is
+        # not UTF-8 is one the official evaluator cannot open.
+        items = _DECODER.decode(data.decode("utf-8")).predictions
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err})") from err
     except msgspec.DecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     except msgspec.ValidationError as err:  # says where: `$.predictions[3].label`
