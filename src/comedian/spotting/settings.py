@@ -52,7 +52,8 @@ class NmsSetting:
     another: ``_<class><window>`` after the global part, classes in the official order, with the
     class name of :data:`SLUG_CLASS` (``soft_w20_t0.001_m0_goal30_penalty40``). Entries equal to
     ``window`` are dropped and the mapping kept in class order, so that equal settings compare
-    equal and have one slug.
+    equal and have one slug. (Encoded rather than refused: a setting in config without a slug
+    would leave the default targets, which are named by the slug, without a path.)
 
     Raises:
         ConfigError: (a ValueError) naming the option, for any setting
