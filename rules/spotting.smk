@@ -3,8 +3,9 @@
 # Raw scores of a run: results/predict/{run}/{split}/raw/ (written by inference); of an ensemble
 # named in config spotting.ensembles: results/ensemble/{run}/{split}/raw/. An ensemble acts as
 # a run everywhere below. The NMS setting is part of the path as a slug
-# <soft|hard>_w<window>_t<threshold>_m<min_weight>, so any setting can be asked for as a target
-# without editing the config, and a sweep never overwrites anything:
+# <soft|hard>_w<window>_t<threshold>_m<min_weight>[_<class><window>...] (per-class windows, e.g.
+# _goal30), one spelling per setting (comedian.spotting.settings.NmsSetting), so any setting can
+# be asked for as a target without editing the config, and a sweep never overwrites anything:
 #   snakemake results/evaluate/{run}/test/soft_w20_t0.001_m0/metrics.json
 #   snakemake results/sweep/{run}/valid/sweep.tsv          (+ heatmap.png; grid in config)
 # Nothing upstream of the raw scores reruns for these targets.
@@ -13,7 +14,7 @@ import re
 
 from comedian import paths as P
 from comedian.config import apply_overrides, to_dict
-from comedian.spotting.sweep import SLUG_PATTERN, NmsSetting
+from comedian.spotting.settings import SLUG_PATTERN
 from comedian.spotting.workflow import (
     ensemble_members_input,
     evaluation_targets,
@@ -26,19 +27,15 @@ from comedian.stages import nms as nms_stage
 from comedian.stages import sweep as sweep_stage
 
 SPOTTING = config.get("spotting", {})
-# The stage dataclasses hold the paper's defaults; config overrides them (unknown keys fail).
+# The stage dataclasses hold the paper's defaults; config overrides them (unknown keys and bad
+# values fail here, when the workflow is parsed: the NMS setting and the sweep grid are checked).
 SPOTTING_NMS = apply_overrides(nms_stage.Config(), SPOTTING.get("nms", {}))
 SPOTTING_SWEEP = apply_overrides(sweep_stage.Config(), SPOTTING.get("sweep", {}))
 SPOTTING_ENSEMBLES = SPOTTING.get("ensembles", {}) or {}
 # The rule ensemble only matches ensemble names (a pattern that matches nothing when none).
 ENSEMBLE_PATTERN = "|".join(re.escape(name) for name in SPOTTING_ENSEMBLES) or "(?!x)x"
 # The slug of the NMS setting in config, e.g. soft_w20_t0.001_m0 (for target lists).
-DEFAULT_NMS = NmsSetting(
-    SPOTTING_NMS.type,
-    SPOTTING_NMS.window,
-    SPOTTING_NMS.threshold,
-    SPOTTING_NMS.min_weight,
-).slug
+DEFAULT_NMS = SPOTTING_NMS.slug
 # Runs and ensembles in results/summary.tsv, on the evaluated splits (config spotting.splits).
 SUMMARY_RUNS = list(RUNS) + list(SPOTTING_ENSEMBLES)
 SUMMARY_SPLITS = [

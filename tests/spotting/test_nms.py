@@ -59,7 +59,7 @@ def test_soft_nms_matches_sequential_on_continuous_values() -> None:
         length = int(rng.integers(1, 60))
         window = int(rng.integers(1, 14))
         threshold = float(rng.choice([1e-3, 0.05, 0.3]))
-        min_weight = float(rng.choice([0.0, 0.0, 0.2, 0.7, 1.0]))
+        min_weight = float(rng.choice([0.0, 0.0, 0.2, 0.7, 0.95]))
         x = _random_series(rng, length, ties=False)
         got = soft_nms(x[:, None], window=window, threshold=threshold, min_weight=min_weight)
         want = sequential_soft_nms(x, window, threshold, min_weight)
@@ -76,7 +76,7 @@ def test_soft_nms_matches_exact_sequential_with_ties() -> None:
         length = int(rng.integers(1, 50))
         window = int(rng.integers(1, 14))
         threshold = float(rng.choice([1e-3, 0.05, 0.3]))
-        min_weight = float(rng.choice([0.0, 0.0, 0.2, 0.7, 1.0]))
+        min_weight = float(rng.choice([0.0, 0.0, 0.2, 0.7, 0.95]))
         x = _random_series(rng, length, ties=True)
         got = soft_nms(x[:, None], window=window, threshold=threshold, min_weight=min_weight)
         want = exact_soft_nms(x, window, threshold, min_weight)
@@ -126,14 +126,51 @@ def test_long_series_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"threshold": 0.0}, "threshold must be > 0"),
-        ({"window": 0}, "windows must be >= 1"),
+        ({"threshold": 0.0}, r"threshold: 0.0 is not in \(0, 1\]"),
+        ({"threshold": 1.5}, r"threshold: 1.5 is not in \(0, 1\]"),
+        ({"threshold": float("nan")}, r"threshold: nan is not in"),
+        ({"min_weight": 1.0}, r"min_weight: 1.0 is not in \[0, 1\)"),
+        ({"min_weight": -0.1}, r"min_weight: -0.1 is not in"),
+        ({"window": 0}, "window: 0 is not an integer >= 1"),
+        ({"window": [20, 2.5, 20]}, "window: 2.5 is not an integer"),
         ({"window": [20, 20]}, "2 windows for 3 classes"),
     ],
 )
 def test_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         soft_nms(np.zeros((10, 3)), **kwargs)
+
+
+def test_hard_nms_refuses_a_threshold_above_one() -> None:
+    with pytest.raises(ValueError, match=r"threshold: 2.0 is not in \(0, 1\]"):
+        hard_nms(np.zeros((10, 3)), threshold=2.0)
+
+
+def test_window_longer_than_the_half() -> None:
+    # Hard NMS: a window reaching past both ends keeps the half's maximum only (ties kept).
+    x = np.array([0.2, 0.9, 0.1, 0.5, 0.9, 0.3])[:, None]
+    for window in (12, 13, 10**12):
+        np.testing.assert_array_equal(hard_nms(x, window=window)[:, 0], [0, 0.9, 0, 0, 0.9, 0])
+    # Soft NMS, by hand: window 10**12 decays row i by |i - m| / (5 * 10**11) from an emission
+    # at m. 0.9 at row 1 first: row 4 falls to 0.9 * 3 / 5e11 < 0.001, the rest even lower.
+    got = soft_nms(x, window=10**12, threshold=0.001)[:, 0]
+    np.testing.assert_array_equal(got, [0, 0.9, 0, 0, 0, 0])
+    # The capped computation equals the definition on windows just past the half too.
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        length = int(rng.integers(1, 30))
+        window = int(rng.integers(length, 4 * length + 2))
+        y = _random_series(rng, length, ties=False)
+        np.testing.assert_allclose(
+            soft_nms(y[:, None], window=window, threshold=1e-3, min_weight=0.2)[:, 0],
+            sequential_soft_nms(y, window, 1e-3, 0.2),
+            rtol=1e-9,
+            atol=0,
+        )
+        np.testing.assert_array_equal(
+            hard_nms(y[:, None], window=window, threshold=1e-3)[:, 0],
+            sequential_hard_nms(y, window, 1e-3),
+        )
 
 
 def test_rejects_nan() -> None:

@@ -64,9 +64,9 @@ def workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config["dataset"] = {"source": "synthetic", "root": "data/synthetic", "splits": ["valid"]}
     config["synth"] = SYNTH
     config["spotting"] = {
-        "nms": {"type": "soft", "window": 20, "threshold": 0.001, "min_weight": 0.0},
+        "nms": {"kind": "soft", "window": 20, "threshold": 0.001, "min_weight": 0.0},
         "metric": "all",
-        "sweep": {"types": ["soft", "hard"], "windows": [10, 20], "thresholds": [0.01]},
+        "sweep": {"kinds": ["soft", "hard"], "windows": [10, 20], "thresholds": [0.01]},
         "ensembles": {"duo": ["a", "b"]},
     }
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -130,3 +130,13 @@ def test_nms_evaluate_and_ensemble_targets(workflow: Path) -> None:
     snakemake(workflow, ens)
     assert (workflow / "results/ensemble/duo/valid/raw").is_dir()
     assert (workflow / ens).is_file()
+
+
+@pytest.mark.slow
+def test_per_class_window_slug_is_a_target_and_non_canonical_slugs_fail(workflow: Path) -> None:
+    target = "results/evaluate/a/valid/soft_w20_t0.01_m0_goal30/metrics.json"
+    plan = snakemake(workflow, "-n", "-p", target)
+    jobs = plan.stdout + plan.stderr
+    assert "rule nms:" in jobs and "windows_per_class=" in jobs and '"Goal": 30' in jobs
+    with pytest.raises(AssertionError, match=r"not canonical, write 'soft_w20_t0.01_m0'"):
+        snakemake(workflow, "-n", "results/evaluate/a/valid/soft_w20_t0.010_m0/metrics.json")

@@ -72,7 +72,7 @@ def test_nms_evaluate_sweep_agree(tmp_path: Path, tree: tuple[Path, Path, list[s
             "--set",
             "thresholds=[0.01]",
             "--set",
-            "types=[soft, hard]",
+            "kinds=[soft, hard]",
         ]
     )
     table = pd.read_csv(table_path, sep="\t")

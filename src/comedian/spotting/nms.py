@@ -12,6 +12,13 @@ or one per class (the last axis).
 
 Soft NMS runs in vectorized *rounds* instead of one argmax at a time; see :func:`soft_nms` for
 why the rounds give the sequential algorithm's result.
+
+Settings are checked by :func:`check_setting`, the one place that holds the rules (the nms stage,
+the sweep grid, config and slug targets all go through it, via
+:class:`comedian.spotting.settings.NmsSetting`). Any window >= 1 is valid: a window reaching
+past the half is computed with a radius capped at the half's length, which gives the same
+result (nothing lies beyond it), so the time does not grow with the window (for hard NMS, such a
+window keeps one peak per half, ties aside).
 """
 
 from __future__ import annotations
@@ -28,23 +35,44 @@ NmsKind = Literal["soft", "hard"]
 TIE_RTOL = 1e-12
 
 
+def check_setting(
+    kind: str, windows: Sequence[int], threshold: float, min_weight: float = 0.0
+) -> None:
+    """Raise ValueError naming the option unless the NMS setting is valid.
+
+    The rules: ``kind`` soft or hard; every window an integer >= 1; ``threshold`` in (0, 1]
+    (scores are sigmoid outputs in [0, 1]: 0 would never stop, above 1 nothing is emitted);
+    ``min_weight`` in [0, 1) (1 would suppress nothing), and 0 for hard NMS, which has no decay
+    (one spelling per setting).
+    """
+    if kind not in ("soft", "hard"):
+        raise ValueError(f"NMS kind: {kind!r} is not 'soft' or 'hard'")
+    for w in windows:
+        if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
+            raise ValueError(f"NMS window: {w!r} is not an integer >= 1 (0.5 s grid steps)")
+    for name, value in (("threshold", threshold), ("min_weight", min_weight)):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise ValueError(f"NMS {name}: {value!r} is not a number")
+    if not 0 < threshold <= 1:  # NaN fails too
+        raise ValueError(f"NMS threshold: {threshold!r} is not in (0, 1]")
+    if not 0 <= min_weight < 1:
+        raise ValueError(f"NMS min_weight: {min_weight!r} is not in [0, 1)")
+    if kind == "hard" and min_weight != 0:
+        raise ValueError(f"NMS min_weight: {min_weight!r} given for hard NMS (soft NMS only)")
+
+
 def _windows_per_class(window: int | Sequence[int], num_classes: int) -> list[int]:
-    if isinstance(window, int | np.integer):
-        windows = [int(window)] * num_classes
-    else:
-        windows = [int(w) for w in window]
-        if len(windows) != num_classes:
-            raise ValueError(f"got {len(windows)} windows for {num_classes} classes")
-    if any(w < 1 for w in windows):
-        raise ValueError(f"NMS windows must be >= 1 grid step, got {windows}")
+    if isinstance(window, int | np.integer) and not isinstance(window, bool):
+        return [int(window)] * num_classes
+    windows = list(window)  # type: ignore[arg-type]
+    if len(windows) != num_classes:
+        raise ValueError(f"NMS window: got {len(windows)} windows for {num_classes} classes")
     return windows
 
 
-def _check(scores: np.ndarray, threshold: float) -> None:
+def _check(scores: np.ndarray) -> None:
     if scores.ndim < 2:
         raise ValueError(f"scores must be (..., T, C), got shape {scores.shape}")
-    if not threshold > 0:
-        raise ValueError(f"NMS threshold must be > 0, got {threshold}")
     if not np.isfinite(scores).all():
         raise ValueError("scores hold NaN or inf values")
 
@@ -77,19 +105,23 @@ def _running_max(x: np.ndarray, length: int) -> np.ndarray:
     return m
 
 
-def soft_decay_weights(window: int, min_weight: float) -> np.ndarray:
+def soft_decay_weights(window: int, min_weight: float, reach: int | None = None) -> np.ndarray:
     """Weights applied at distance ``d = 0 .. ceil(window / 2)`` from an emitted row.
 
     ``clip(min_weight + (1 - min_weight) * d / (window / 2), 0, 1)`` (method.md section 8).
+    ``reach`` caps the largest distance (a series of T rows needs distances up to T - 1 only),
+    which bounds the work of any window.
     """
     half = window / 2
-    d = np.arange(math.ceil(half) + 1, dtype=np.float64)
+    last = math.ceil(half) if reach is None else min(math.ceil(half), max(reach, 0))
+    d = np.arange(last + 1, dtype=np.float64)
     return np.clip(min_weight + (1.0 - min_weight) * d / half, 0.0, 1.0)
 
 
 def _soft_nms_series(v: np.ndarray, window: int, threshold: float, min_weight: float) -> np.ndarray:
     """Soft NMS of independent series ``v (S, T)``; returns the emitted values (0 elsewhere)."""
-    weights = soft_decay_weights(window, min_weight)
+    # Distances past the series' end change nothing: the cap keeps huge windows cheap.
+    weights = soft_decay_weights(window, min_weight, reach=v.shape[1] - 1)
     # Only distances whose weight is < 1 change anything: they define the neighbourhood.
     decaying = np.flatnonzero(weights[1:] < 1.0) + 1
     radius = int(decaying.max()) if decaying.size else 0
@@ -111,6 +143,7 @@ def _soft_nms_block(
 ) -> np.ndarray:
     num_series, length = v.shape
     out = np.zeros_like(v)
+    decay = weights[decaying]  # (D,)
     # `x >= threshold` as `x > below` so that it merges with the left-neighbour test.
     below = np.nextafter(threshold, -np.inf)
     live = np.flatnonzero((v >= threshold).any(axis=1))  # series with something left to emit
@@ -132,10 +165,14 @@ def _soft_nms_block(
             emit = core > below
         s_idx, t_idx = np.nonzero(emit)
         out[live[s_idx], t_idx] = core[s_idx, t_idx]
-        for d in decaying:
-            for pos in (t_idx - d, t_idx + d):
-                ok = (pos >= 0) & (pos < length)
-                core[s_idx[ok], pos[ok]] *= weights[d]
+        # All distances of a side at once: (E, D) positions. They are distinct, as an in-place
+        # fancy multiply needs: two emitted rows of a series are more than R apart, and two
+        # distances differ by less than R. E x D is at most about 2 S' x T, whatever the window.
+        series = np.broadcast_to(s_idx[:, None], (len(s_idx), len(decaying)))
+        for sign in (-1, 1):
+            pos = t_idx[:, None] + sign * decaying  # (E, D)
+            ok = (pos >= 0) & (pos < length)
+            core[series[ok], pos[ok]] *= decay[np.nonzero(ok)[1]]
         core[s_idx, t_idx] = -1.0
         # A series that emitted nothing had nothing >= threshold left (its top row is eligible).
         keep = np.bincount(s_idx, minlength=live.size) > 0
@@ -182,8 +219,9 @@ def soft_nms(
     Args:
         scores: Raw scores, any leading dims (e.g. halves), then rows and classes.
         window: Window in grid steps, one for all classes or one per class.
-        threshold: Stop when no value >= threshold remains (must be > 0).
-        min_weight: Decay weight at distance 0 (0 = full suppression next to an emission).
+        threshold: Stop when no value >= threshold remains, in (0, 1].
+        min_weight: Decay weight at distance 0 (0 = full suppression next to an emission), in
+            [0, 1).
 
     Returns:
         float64 array of ``scores.shape``: emitted confidences, 0 where nothing was emitted.
@@ -191,8 +229,9 @@ def soft_nms(
     Shapes:
         scores: (..., T, C) -> (..., T, C)
     """
-    _check(scores, threshold)
     windows = _windows_per_class(window, scores.shape[-1])
+    check_setting("soft", windows, threshold, min_weight)
+    _check(scores)
     out = np.zeros(scores.shape, dtype=np.float64)
     for w in sorted(set(windows)):
         classes = [c for c, wc in enumerate(windows) if wc == w]
@@ -213,13 +252,14 @@ def hard_nms(
     Shapes:
         scores: (..., T, C) -> (..., T, C)
     """
-    _check(scores, threshold)
     windows = _windows_per_class(window, scores.shape[-1])
+    check_setting("hard", windows, threshold)
+    _check(scores)
     out = np.zeros(scores.shape, dtype=np.float64)
     for w in sorted(set(windows)):
         classes = [c for c, wc in enumerate(windows) if wc == w]
         v = _series(scores, classes)  # (S, T)
-        radius = w // 2
+        radius = min(w // 2, max(v.shape[1] - 1, 0))  # farther rows do not exist
         padded = np.full((v.shape[0], v.shape[1] + 2 * radius), -np.inf)
         padded[:, radius : radius + v.shape[1]] = v
         wmax = _running_max(padded, 2 * radius + 1)  # (S, T): max over i - r .. i + r
@@ -241,4 +281,4 @@ def nms(
         return soft_nms(scores, window=window, threshold=threshold, min_weight=min_weight)
     if kind == "hard":
         return hard_nms(scores, window=window, threshold=threshold)
-    raise ValueError(f"unknown NMS kind {kind!r} (expected 'soft' or 'hard')")
+    raise ValueError(f"NMS kind: {kind!r} is not 'soft' or 'hard'")

@@ -8,7 +8,8 @@ Usage:
 Layout: ``<dir>/<league>/<season>/<game>/1.npy`` and ``2.npy`` (the real game path, as in
 SoccerNet's own results layout). Each is a float32 array (T, 17): row r holds the scores at time
 r / 2 s of that half (the 0.5 s grid of method.md section 7), columns in the official class order
-(:data:`comedian.data.soccernet.CLASSES`). Scores are sigmoid outputs before NMS.
+(:data:`comedian.data.soccernet.CLASSES`). Scores are sigmoid outputs before NMS, so values outside
+[0, 1] are refused (they would mean logits or a corrupt file, and NMS thresholds live in (0, 1]).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ RAW_NAMES: dict[int, str] = {1: "1.npy", 2: "2.npy"}
 
 
 def check_raw_scores(scores: np.ndarray, where: str | Path) -> None:
-    """Raise ValueError naming ``where`` unless ``scores`` is finite float32 (T, 17), T >= 1."""
+    """Raise ValueError naming ``where`` unless ``scores`` is float32 (T, 17), T >= 1, in [0, 1]."""
     if not isinstance(scores, np.ndarray) or scores.dtype != np.float32:
         kind = getattr(scores, "dtype", type(scores).__name__)
         raise ValueError(f"{where}: raw scores must be float32, got {kind}")
@@ -36,6 +37,11 @@ def check_raw_scores(scores: np.ndarray, where: str | Path) -> None:
         )
     if not np.isfinite(scores).all():
         raise ValueError(f"{where}: raw scores hold NaN or inf values")
+    low, high = float(scores.min()), float(scores.max())
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"{where}: raw scores must be sigmoid outputs in [0, 1], got values in [{low}, {high}]"
+        )
 
 
 def write_raw_half(path: str | Path, scores: np.ndarray) -> None:

@@ -1,25 +1,25 @@
-"""NMS settings, their path slugs, and the NMS sweep: every setting of a grid evaluated from
-raw scores in memory (no results JSON written), with numbers identical to NMS + evaluate.
+"""The NMS sweep: every setting of a grid evaluated from raw scores in memory (no results JSON
+written), with numbers identical to NMS + evaluate.
 
 Usage:
     settings = grid(kinds=["soft"], windows=[10, 20], thresholds=[0.001, 0.01])
     table = sweep_nms(raw, labels, settings)   # raw: per game {1: (T, 17), 2: (T, 17)}
-    NmsSetting.from_slug("soft_w20_t0.001_m0").slug == "soft_w20_t0.001_m0"
+
+Settings are :class:`comedian.spotting.settings.NmsSetting` (re-exported here).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from comedian.config import ConfigError
 from comedian.data.soccernet import CLASSES
 from comedian.spotting.metrics import (
     RASTER_FRAMES,
@@ -29,50 +29,12 @@ from comedian.spotting.metrics import (
     label_events,
     make_events,
 )
-from comedian.spotting.nms import nms
 from comedian.spotting.results import round_confidence
+from comedian.spotting.settings import SLUG_PATTERN, NmsSetting, format_number
+
+__all__ = ["SLUG_PATTERN", "NmsSetting", "grid", "peak_events", "plot_heatmap", "sweep_nms"]
 
 logger = logging.getLogger(__name__)
-
-#: Regular expression of a setting slug (also the Snakemake wildcard constraint).
-SLUG_PATTERN = r"(soft|hard)_w[0-9]+_t[0-9]+(\.[0-9]+)?_m[0-9]+(\.[0-9]+)?"
-_SLUG_RE = re.compile(r"(?P<kind>soft|hard)_w(?P<window>[0-9]+)_t(?P<t>[0-9.]+)_m(?P<m>[0-9.]+)")
-
-
-def _num(x: float) -> str:
-    return np.format_float_positional(float(x), trim="-")
-
-
-@dataclass(frozen=True)
-class NmsSetting:
-    """One NMS setting (method.md section 8); ``min_weight`` only matters for soft NMS."""
-
-    kind: str = "soft"
-    window: int = 20
-    threshold: float = 0.001
-    min_weight: float = 0.0
-
-    @property
-    def slug(self) -> str:
-        """Path-safe name, e.g. ``soft_w20_t0.001_m0``."""
-        return f"{self.kind}_w{self.window}_t{_num(self.threshold)}_m{_num(self.min_weight)}"
-
-    @classmethod
-    def from_slug(cls, slug: str) -> NmsSetting:
-        match = _SLUG_RE.fullmatch(slug)
-        if not match:
-            raise ValueError(f"{slug!r} is not an NMS setting like soft_w20_t0.001_m0")
-        return cls(match["kind"], int(match["window"]), float(match["t"]), float(match["m"]))
-
-    def apply(self, scores: np.ndarray) -> np.ndarray:
-        """Run this NMS on ``scores (..., T, C)``."""
-        return nms(
-            scores,
-            kind=self.kind,  # type: ignore[arg-type]
-            window=self.window,
-            threshold=self.threshold,
-            min_weight=self.min_weight,
-        )
 
 
 def grid(
@@ -81,10 +43,21 @@ def grid(
     thresholds: Sequence[float],
     min_weights: Sequence[float] = (0.0,),
 ) -> list[NmsSetting]:
-    """Every combination, in this order (hard NMS ignores min_weight: it gets 0 only)."""
-    out = []
+    """Every combination, in this order (hard NMS has no min_weight: it gets 0 only).
+
+    Raises:
+        ConfigError: (a ValueError) naming the option for an empty list or any value that
+            :class:`NmsSetting` refuses (every min_weight is checked, with hard NMS too).
+    """
+    lists = {"kinds": kinds, "windows": windows, "thresholds": thresholds}
+    for name, values in {**lists, "min_weights": min_weights}.items():
+        if not len(values):
+            raise ConfigError(f"NMS sweep {name}: empty list")
+    for m in min_weights:
+        NmsSetting("soft", min_weight=m)
+    out: list[NmsSetting] = []
     for kind, w, t, m in itertools.product(kinds, windows, thresholds, min_weights):
-        setting = NmsSetting(kind, int(w), float(t), float(m) if kind == "soft" else 0.0)
+        setting = NmsSetting(kind, w, t, m if kind == "soft" else 0.0)  # type: ignore[arg-type]
         if setting not in out:
             out.append(setting)
     return out
@@ -186,11 +159,11 @@ def plot_heatmap(
             mat = sub.pivot_table(index="window", columns="threshold", values=metric) * 100
             ax = axes[r, c]
             im = ax.imshow(mat.to_numpy(), cmap="viridis", aspect="auto")
-            ax.set_xticks(range(mat.shape[1]), [_num(t) for t in mat.columns], rotation=45)
+            ax.set_xticks(range(mat.shape[1]), [format_number(t) for t in mat.columns], rotation=45)
             ax.set_yticks(range(mat.shape[0]), [str(w) for w in mat.index])
             ax.set_xlabel("threshold")
             ax.set_ylabel("window (0.5 s steps)")
-            ax.set_title(f"{kind} NMS (min_weight {_num(mw)}): {metric} a-mAP")
+            ax.set_title(f"{kind} NMS (min_weight {format_number(mw)}): {metric} a-mAP")
             values = mat.to_numpy()
             middle = (np.nanmin(values) + np.nanmax(values)) / 2
             for (i, j), v in np.ndenumerate(values):

@@ -7,12 +7,14 @@ Usage (in rules/spotting.smk):
 
 Raw scores of a run live in ``results/predict/{run}/{split}/raw``, those of an ensemble named
 in config in ``results/ensemble/{run}/{split}/raw``; everything downstream is keyed by the NMS
-setting slug (:class:`comedian.spotting.sweep.NmsSetting`). The paths themselves are defined
+setting slug (:class:`comedian.spotting.settings.NmsSetting`). The paths themselves are defined
 once, in :mod:`comedian.paths`.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import pandas as pd
 
 from comedian import paths
 from comedian.data.soccernet import LABELS_NAME
-from comedian.spotting.sweep import NmsSetting
+from comedian.spotting.settings import NmsSetting
 
 Wildcards = Any  # snakemake.io.Wildcards: attribute access to the rule's wildcards
 
@@ -68,11 +70,18 @@ def split_labels_input(
 
 
 def nms_args(wildcards: Wildcards) -> str:
-    """Params function: the ``comedian nms`` options of the setting in the ``{nms}`` slug."""
+    """Params function: the ``comedian nms`` options of the setting in the ``{nms}`` slug.
+
+    Raises:
+        ConfigError: (a ValueError) naming the slug, if it is not the canonical slug of a valid
+            setting (so a non-canonical target fails when the DAG is built).
+    """
     s = NmsSetting.from_slug(wildcards.nms)
-    return (
-        f"--type {s.kind} --window {s.window} --threshold {s.threshold} --min-weight {s.min_weight}"
-    )
+    items = [f"kind={s.kind}", f"window={s.window}", f"threshold={s.threshold!r}"]
+    items.append(f"min_weight={s.min_weight!r}")
+    if s.windows_per_class:
+        items.append(f"windows_per_class={json.dumps(s.windows_per_class)}")
+    return " ".join(f"--set {shlex.quote(item)}" for item in items)
 
 
 def evaluation_targets(runs: Iterable[str], splits: Iterable[str], slug: str) -> list[str]:

@@ -2,12 +2,16 @@
 
 Usage:
     python -m comedian nms --raw results/predict/RUN/test/raw --out results/nms/RUN/test/soft_w20_t0.001_m0 \\
-        --type soft --window 20 --threshold 0.001 --min-weight 0 [--zip submission.zip]
+        --kind soft --window 20 --threshold 0.001 --min-weight 0 [--zip submission.zip] \\
+        [--set "windows_per_class={Goal: 30, Penalty: 40}"]
 
 Reads ``<raw>/<game>/1.npy, 2.npy`` (:mod:`comedian.spotting.scores`) for every game found and
 writes ``<out>/<game>/results_spotting.json`` in the official format, plus
 ``<out>/config.resolved.yaml``. Defaults are COMEDIAN's: soft NMS, window 20 grid steps (10 s),
-threshold 0.001, min_weight 0.
+threshold 0.001, min_weight 0. The settings are :class:`comedian.spotting.settings.NmsSetting`
+(``Config`` is that class), checked with the option named: kind soft | hard, windows >= 1
+(0.5 s grid steps), threshold in (0, 1], min_weight in [0, 1) (0 for hard NMS), per-class
+windows by official class name.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -23,9 +26,9 @@ from comedian.atomic import atomic_tree, remove_stale_siblings
 from comedian.config import write_resolved
 from comedian.data.soccernet import NUM_CLASSES, RESULTS_NAME
 from comedian.guards import refuse_overwrite
-from comedian.spotting.nms import nms
 from comedian.spotting.results import peaks_to_predictions, write_results, zip_results
 from comedian.spotting.scores import find_raw_games, read_raw_game
+from comedian.spotting.settings import NmsSetting
 
 logger = logging.getLogger(__name__)
 
@@ -39,23 +42,8 @@ class Paths:
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
-    type: Literal["soft", "hard"] = dataclasses.field(
-        default="soft", metadata={"help": "NMS kind (method.md section 8: soft)"}
-    )
-    window: int = dataclasses.field(
-        default=20, metadata={"help": "window in 0.5 s grid steps (20 = +-5 s)"}
-    )
-    threshold: float = dataclasses.field(
-        default=0.001, metadata={"help": "stop / keep threshold (> 0)"}
-    )
-    min_weight: float = dataclasses.field(
-        default=0.0, metadata={"help": "soft NMS decay weight next to an emitted row"}
-    )
-    class_windows: tuple[int, ...] | None = dataclasses.field(
-        default=None, metadata={"help": "one window per class (17), overrides window"}
-    )
+#: The stage's settings are one NMS setting, the type the sweep and the slugs use.
+Config = NmsSetting
 
 
 def apply_nms(cfg: Config, scores: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
@@ -64,10 +52,7 @@ def apply_nms(cfg: Config, scores: dict[int, np.ndarray]) -> dict[int, np.ndarra
     stack = np.zeros((len(scores), length, NUM_CLASSES), dtype=np.float32)  # (2, T, C)
     for i, s in enumerate(scores.values()):
         stack[i, : len(s)] = s  # zeros are never emitted nor suppress anything
-    window = cfg.window if cfg.class_windows is None else list(cfg.class_windows)
-    peaks = nms(
-        stack, kind=cfg.type, window=window, threshold=cfg.threshold, min_weight=cfg.min_weight
-    )
+    peaks = cfg.apply(stack)  # (2, T, C)
     return {h: peaks[i, : len(s)] for i, (h, s) in enumerate(scores.items())}
 
 

@@ -4,9 +4,11 @@ Usage:
     python -m comedian sweep --raw results/predict/RUN/valid/raw --labels data/SoccerNet \\
         --out results/sweep/RUN/valid/sweep.tsv [--heatmap .../heatmap.png] \\
         [--games results/games/games.tsv --split valid] \\
-        --set "types=[soft]" --set "windows=[10, 20, 30]" --set "thresholds=[0.001, 0.01]"
+        --set "kinds=[soft]" --set "windows=[10, 20, 30]" --set "thresholds=[0.001, 0.01]"
 
-The grid is types x windows x thresholds x min_weights (method.md section 8 for the settings).
+The grid is kinds x windows x thresholds x min_weights (method.md section 8 for the settings),
+each point a :class:`comedian.spotting.settings.NmsSetting`, checked by the same rules as the
+nms stage's options (the config is refused before any work, the option named).
 Each setting runs NMS and the metric in memory, without writing results JSON; the numbers are
 identical to ``nms`` + ``evaluate``. The TSV has one row per setting: setting slug, its fields,
 tight and loose average-mAP, the tight average-mAP of each class, and seconds.
@@ -25,6 +27,7 @@ from comedian.data.soccernet import LABELS_NAME
 from comedian.guards import refuse_overwrite
 from comedian.spotting.metrics import read_labels
 from comedian.spotting.scores import find_raw_games, read_raw_game
+from comedian.spotting.settings import NmsSetting
 from comedian.spotting.sweep import grid, plot_heatmap, sweep_nms
 from comedian.stages.evaluate import select_games
 
@@ -46,7 +49,7 @@ class Paths:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    types: tuple[Literal["soft", "hard"], ...] = dataclasses.field(
+    kinds: tuple[Literal["soft", "hard"], ...] = dataclasses.field(
         default=("soft",), metadata={"help": "NMS kinds"}
     )
     windows: tuple[int, ...] = dataclasses.field(
@@ -61,6 +64,13 @@ class Config:
     split: str | None = dataclasses.field(
         default=None, metadata={"help": "only the games of this split (needs --games)"}
     )
+
+    def __post_init__(self) -> None:
+        self.settings()  # refuse a bad grid when the config is built
+
+    def settings(self) -> list[NmsSetting]:
+        """The grid's settings, in order (:func:`comedian.spotting.sweep.grid`)."""
+        return grid(self.kinds, self.windows, self.thresholds, self.min_weights)
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
@@ -82,7 +92,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
             raise ValueError(
                 f"{paths.raw}: no raw scores for {len(missing)} game(s), e.g. {missing[0]!r}"
             )
-    settings = grid(cfg.types, cfg.windows, cfg.thresholds, cfg.min_weights)
+    settings = cfg.settings()
     logger.info("%d settings x %d games", len(settings), len(games))
     raw = [read_raw_game(paths.raw, g) for g in games]
     labels = [read_labels(paths.labels / g / LABELS_NAME) for g in games]

@@ -31,7 +31,8 @@ from comedian.data.spotting import SpottingHalf
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.losses.spotting import mixup, sample_mixup, spotting_loss
 from comedian.spotting.merge import merge_windows
-from comedian.spotting.sweep import NmsSetting, sweep_nms
+from comedian.spotting.settings import NmsSetting
+from comedian.spotting.sweep import sweep_nms
 from comedian.tasks.base import TrainTask
 from comedian.training import TrainConfig
 
