@@ -109,8 +109,8 @@ class PcaTransform:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the transform to an ``.npz`` of plain arrays, atomically."""
         arrays = {name: getattr(self, name) for name in _ARRAYS}
-        with atomic_path(path, suffix=".npz") as tmp:
-            np.savez(tmp, **arrays, n_rows=np.int64(self.n_rows), version=np.int64(VERSION))
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays, n_rows=np.int64(self.n_rows), version=np.int64(VERSION))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PcaTransform:

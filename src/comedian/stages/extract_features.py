@@ -108,6 +108,6 @@ def run(cfg: Config, *, paths: Paths) -> None:
     if not np.isfinite(feats).all():
         raise ValueError(f"{paths.out}: the teacher produced NaN or inf features")
     Path(paths.out).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(paths.out, suffix=".npy") as tmp:
-        np.save(tmp, feats)
+    with atomic_path(paths.out) as tmp, open(tmp, "wb") as f:
+        np.save(f, feats)  # to an open file: np.save would add .npy to the temporary name
     log.info("%s: %s rows x %d features -> %s", STAGE, feats.shape[0], feats.shape[1], paths.out)

@@ -79,8 +79,8 @@ def run(cfg: Config, *, paths: Paths) -> None:
             reduced = pca.transform(np.load(src, mmap_mode="r"), source=str(src))
             dst = Path(paths.out) / BANK_IN_DIR.format(game=slug, half=h)
             dst.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(dst, suffix=".npy") as tmp:
-                np.save(tmp, reduced)
+            with atomic_path(dst) as tmp, open(tmp, "wb") as f:
+                np.save(f, reduced)
     write_resolved(Path(paths.transform).parent / "config.resolved.yaml", stage=STAGE,
                    config=cfg, paths=paths)  # fmt: skip
     log.info(
