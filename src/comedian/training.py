@@ -36,7 +36,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from comedian.atomic import atomic_path
 from comedian.config import to_dict
@@ -225,12 +226,18 @@ def build_optimizer(
     total_steps: int,
     steps_per_epoch: int,
     params: Iterable[str] | None = None,
+    *,
+    sgd_momentum: float | None = None,
 ) -> dict[str, Any]:
-    """AdamW + per-step warmup/cosine, in Lightning's ``configure_optimizers`` format."""
+    """AdamW (or SGD with ``sgd_momentum``, the teacher's, method.md §3) + per-step
+    warmup/cosine, in Lightning's ``configure_optimizers`` format."""
     groups = param_groups(module, cfg.weight_decay, params)
     for g in groups:
         g.pop("names")
-    opt = torch.optim.AdamW(groups, lr=cfg.peak_lr, betas=cfg.betas)
+    if sgd_momentum is None:
+        opt: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=cfg.peak_lr, betas=cfg.betas)
+    else:
+        opt = torch.optim.SGD(groups, lr=cfg.peak_lr, momentum=sgd_momentum)
     warmup = round(cfg.warmup_epochs * steps_per_epoch)
 
     def factor(step: int) -> float:
@@ -238,6 +245,23 @@ def build_optimizer(
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def make_loader(
+    dataset: Dataset, sampler: Any, batch_size: int, cfg: TrainConfig, collate_fn: Callable
+) -> DataLoader:
+    """The DataLoader of every training stage: ``cfg.num_workers`` persistent workers decode
+    JPEG, batches of uint8 clips in pinned memory on a GPU (augmented on the device)."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=cfg.num_workers,
+        collate_fn=collate_fn,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=cfg.num_workers > 0,
+        prefetch_factor=2 if cfg.num_workers > 0 else None,
+    )
 
 
 # -- trainer, logging and resume ------------------------------------------------------------

@@ -25,10 +25,8 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
@@ -55,6 +53,7 @@ from comedian.training import (
     config_digest,
     export_model,
     finish,
+    make_loader,
     resume_checkpoint,
     resume_dir,
 )
@@ -99,20 +98,6 @@ class Config(TrainConfig):
     eval_batch_size: int = field(default=64, metadata={"help": "windows per validation batch"})
 
 
-def loader(dataset: SpottingClips, sampler: Any, batch_size: int, cfg: TrainConfig) -> DataLoader:
-    """A DataLoader of uint8 clips: workers decode JPEG, pinned memory on a GPU."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=cfg.num_workers,
-        collate_fn=collate_clips,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=cfg.num_workers > 0,
-        prefetch_factor=2 if cfg.num_workers > 0 else None,
-    )
-
-
 def build_spotting_model(
     cfg: Config, paths: Paths, stage: str
 ) -> tuple[torch.nn.Module, str, dict]:
@@ -155,14 +140,18 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
     sampler = TrainWindowSampler(
         [h.num_rows for h in train_halves], cfg.random_windows, seed=cfg.seed
     )
-    train_loader = loader(SpottingClips(train_halves), sampler, cfg.device_batch_size, cfg)
+    train_loader = make_loader(
+        SpottingClips(train_halves), sampler, cfg.device_batch_size, cfg, collate_clips
+    )
     valid, val_loader = None, None
     if cfg.valid_split:
         halves = split_halves(paths.games, cfg.valid_split, paths.frames, paths.labels)
         games = list(dict.fromkeys(h.game for h in halves))
         valid = ValidSet(halves, [read_labels(paths.labels / g / LABELS_NAME) for g in games])
         keys = inference_keys([h.num_rows for h in halves])
-        val_loader = loader(SpottingClips(halves), KeySampler(keys), cfg.eval_batch_size, cfg)
+        val_loader = make_loader(
+            SpottingClips(halves), KeySampler(keys), cfg.eval_batch_size, cfg, collate_clips
+        )
     best_path = resume_dir(out_dir) / "best.pt"
 
     def save_best(task: SpottingTask) -> None:

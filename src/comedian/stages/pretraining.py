@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch.utils.data import DataLoader, Dataset
 
+from comedian import training
 from comedian.config import write_resolved
 from comedian.data.pretrain import collate
 from comedian.tasks.base import TrainTask
@@ -49,18 +49,8 @@ def check_arch(arch: str, stage: str) -> None:
 
 
 def make_loader(dataset: Dataset, sampler: Any, batch_size: int, cfg: TrainConfig) -> DataLoader:
-    """A DataLoader of uint8 items: workers decode JPEG, pinned memory on a GPU."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=cfg.num_workers,
-        collate_fn=collate,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=cfg.num_workers > 0,
-        prefetch_factor=2 if cfg.num_workers > 0 else None,
-        drop_last=False,
-    )
+    """:func:`comedian.training.make_loader` with the pretraining datasets' collate."""
+    return training.make_loader(dataset, sampler, batch_size, cfg, collate)
 
 
 def fit_and_publish(

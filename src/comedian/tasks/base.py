@@ -33,6 +33,9 @@ class TrainTask(pl.LightningModule):
         self.last_loss: Tensor | None = None
         self.last_lr: float | None = None
 
+    #: SGD momentum for an SGD task (the teacher); None: AdamW.
+    sgd_momentum: float | None = None
+
     def trainable_names(self) -> Iterable[str] | None:
         """Parameter names the optimizer updates (None: all that require gradients)."""
         return None
@@ -40,7 +43,9 @@ class TrainTask(pl.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         total = int(self.trainer.estimated_stepping_batches)
         per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
-        return build_optimizer(self, self.cfg, total, per_epoch, self.trainable_names())
+        return build_optimizer(
+            self, self.cfg, total, per_epoch, self.trainable_names(), sgd_momentum=self.sgd_momentum
+        )
 
     def record_loss(self, loss: Tensor) -> Tensor:
         """Keep the step's loss for the CSV log (read once per step) and log it."""

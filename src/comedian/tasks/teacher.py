@@ -12,15 +12,12 @@ lr = lr x B / 256, per-step linear warmup and cosine (:func:`comedian.training.w
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor, nn
 
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.losses.spotting import mixup, sample_mixup, spotting_loss
 from comedian.tasks.base import TrainTask
-from comedian.training import TrainConfig, param_groups, warmup_cosine
+from comedian.training import TrainConfig
 
 
 class TeacherTask(TrainTask):
@@ -49,23 +46,7 @@ class TeacherTask(TrainTask):
         self.model = model
         self.transform = ClipAugment(augment)
         self.mixup_alpha = mixup_alpha
-        self.momentum = momentum
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        cfg = self.cfg
-        total = int(self.trainer.estimated_stepping_batches)
-        per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
-        groups = param_groups(self, cfg.weight_decay)
-        for g in groups:
-            g.pop("names")
-        opt = torch.optim.SGD(groups, lr=cfg.peak_lr, momentum=self.momentum)
-        warmup = round(cfg.warmup_epochs * per_epoch)
-
-        def factor(step: int) -> float:
-            return warmup_cosine(step, total, warmup, cfg.warmup_start, cfg.min_lr)
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        self.sgd_momentum = momentum  # SGD, not AdamW (method.md §3)
 
     def on_after_batch_transfer(self, batch: dict[str, Tensor], dataloader_idx: int) -> dict:
         batch["x"] = self.transform(batch.pop("frames"))  # (B, 3, 16, S, S)
