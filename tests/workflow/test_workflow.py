@@ -114,21 +114,26 @@ def test_config_typos_fail_the_dry_run_naming_the_key(workflow, section, key):
 
 #: One epoch of each fine-tuning stage on two clips, a tiny ViViT: the whole DAG in a minute.
 TINY_TRAINING = {
+    # the default config's run, made tiny and without pretraining (config files merge key by key)
     "runs": {
-        "tiny": {
+        "vivit": {
             "arch": "vivit_tiny",
             "model": {
-                "img_size": 16,
-                "patch_size": 8,
+                "img_size": 32,
+                "patch_size": 16,
                 "embed_dim": 16,
                 "depth": 1,
                 "num_heads": 2,
                 "temporal_depth": 1,
                 "temporal_num_heads": 2,
+                "drop_path_rate": 0.0,
+                "temporal_drop_path_rate": 0.0,
             },
             "seed": 0,
+            "pretrain": False,
         }
     },
+    "decode": {"rates": [2], "size": [32, 32]},
     "finetune_head": {"epochs": 1, "batch_size": 2, "random_windows": 0, "num_workers": 0},
     "finetune": {"epochs": 1, "batch_size": 2, "random_windows": 0, "num_workers": 0},
     "predict": {"batch_size": 2, "num_workers": 0},
@@ -156,19 +161,19 @@ def test_real_run_from_video_to_metric_with_spaces_and_quotes_in_game_names(work
             assert (workflow.root / f"logs/decode/2fps/{slug}/{half}.log").exists()
     summary = pd.read_csv(workflow.root / "results/summary.tsv", sep="\t")
     assert summary[["run", "split", "nms"]].values.tolist() == [
-        ["tiny", "test", "soft_w20_t0.001_m0"]
+        ["vivit", "test", "soft_w20_t0.001_m0"]
     ]
     assert 0.0 <= summary["tight"].iloc[0] <= 1.0 and 0.0 <= summary["loose"].iloc[0] <= 1.0
     assert len([c for c in summary.columns if c.startswith("tight/")]) == 17
     for stage in ("finetune_head", "finetune"):
-        out = workflow.root / "results" / stage / "tiny"
+        out = workflow.root / "results" / stage / "vivit"
         assert {"model.pt", "last.pt", "train_log.csv", "config.resolved.yaml"} <= {
             p.name for p in out.iterdir()
         }
         assert not (out / ".resume").exists()  # removed once the outputs exist
         log = pd.read_csv(out / "train_log.csv")
         assert len(log) >= 1 and log["loss"].notna().all()
-    raw = list((workflow.root / "results/predict/tiny/test/raw").rglob("1.npy"))
+    raw = list((workflow.root / "results/predict/vivit/test/raw").rglob("1.npy"))
     assert len(raw) == 1 and np.load(raw[0]).shape == (24, 17)
     assert "Nothing to be done" in workflow.run("-n", "--configfile", "config/tiny.yaml").stdout
 

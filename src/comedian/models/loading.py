@@ -123,6 +123,48 @@ def load_weights(
 
 
 @torch.no_grad()
+def copy_weights(
+    model: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    path: str | Path,
+    with_head: bool = False,
+) -> list[str]:
+    """Copy every trunk weight (all but ``head.*``) of ``state_dict`` into ``model``, and the
+    head too when ``with_head`` and the file holds one of the same shapes.
+
+    Raises:
+        ReferenceWeightsError: Naming ``path``, for a missing trunk weight or a wrong shape.
+
+    Returns:
+        The keys copied.
+    """
+    target = model.state_dict()
+    keys = [k for k in target if not k.startswith("head.")]
+    missing = [k for k in keys if k not in state_dict]
+    if missing:
+        raise ReferenceWeightsError(
+            f"{path}: {len(missing)} trunk weights missing, e.g. {missing[:3]} (another "
+            "architecture or size?)"
+        )
+    heads = [k for k in target if k.startswith("head.")]
+    if (
+        with_head
+        and heads
+        and all(k in state_dict and state_dict[k].shape == target[k].shape for k in heads)
+    ):
+        keys += heads
+    for k in keys:
+        if tuple(state_dict[k].shape) != tuple(target[k].shape):
+            raise ReferenceWeightsError(
+                f"{path}: {k} has shape {tuple(state_dict[k].shape)}, the model needs "
+                f"{tuple(target[k].shape)}"
+            )
+        target[k].copy_(state_dict[k])
+    return keys
+
+
+@torch.no_grad()
 def init_trunk(model: nn.Module, path: str | Path, trust_pickle: bool = False) -> dict[str, Any]:
     """Initialize the trunk of a spotting model from a file; the head keeps its init.
 
@@ -141,24 +183,10 @@ def init_trunk(model: nn.Module, path: str | Path, trust_pickle: bool = False) -
     ):
         report = init_from_vit(model, sd)  # type: ignore[arg-type]
         return {"mode": "init_from_vit", "copied": len(report.copied), "kept": report.kept_initial}
-    target = model.state_dict()
     if not is_exported(obj):
         trunk, _, _ = split_reference_keys(dict(sd))
         sd = trunk
-    trunk_keys = [k for k in target if not k.startswith("head.")]
-    missing = [k for k in trunk_keys if k not in sd]
-    if missing:
-        raise ReferenceWeightsError(
-            f"{path}: {len(missing)} trunk weights missing, e.g. {missing[:3]} (another "
-            "architecture or size?)"
-        )
-    for k in trunk_keys:
-        if tuple(sd[k].shape) != tuple(target[k].shape):
-            raise ReferenceWeightsError(
-                f"{path}: {k} has shape {tuple(sd[k].shape)}, the model needs "
-                f"{tuple(target[k].shape)}"
-            )
-        target[k].copy_(sd[k])
+    trunk_keys = copy_weights(model, sd, path=path)
     unused = sorted(set(sd) - set(trunk_keys) - {k for k in sd if k.startswith("head.")})
     log.info("%s: trunk initialized (%d tensors); unused: %s", path, len(trunk_keys), unused)
     return {"mode": "trunk", "copied": len(trunk_keys), "unused": unused}

@@ -41,8 +41,8 @@ from comedian.data.pretrain import (
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.transforms import AugmentConfig
 from comedian.data.windows import teacher_targets
-from comedian.models import ReferenceWeightsError, build_model
-from comedian.models.loading import is_exported, read_weights_file
+from comedian.models import build_model
+from comedian.models.loading import copy_weights, is_exported, read_weights_file
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
 from comedian.stages.pretraining import fit_and_publish, make_loader
 from comedian.tasks.base import TrainTask
@@ -109,25 +109,8 @@ def load_teacher_weights(model: torch.nn.Module, path: Path, trust_pickle: bool 
     else:
         trunk, head, _ = split_reference_keys(unwrap_state_dict(obj, str(path)))
         sd = {**trunk, **{f"head.{k}": v for k, v in head.items()}}
-    target = model.state_dict()
-    trunk_keys = [k for k in target if not k.startswith("head.")]
-    missing = [k for k in trunk_keys if k not in sd]
-    if missing:
-        raise ReferenceWeightsError(
-            f"{path}: {len(missing)} teacher weights missing, e.g. {missing[:3]} (not a "
-            "ResNet3D-50 of these settings?)"
-        )
-    copied = list(trunk_keys)
-    heads = [k for k in target if k.startswith("head.")]
-    if heads and all(k in sd and sd[k].shape == target[k].shape for k in heads):
-        copied += heads
-    for k in copied:
-        if tuple(sd[k].shape) != tuple(target[k].shape):
-            raise ReferenceWeightsError(
-                f"{path}: {k} has shape {tuple(sd[k].shape)}, the teacher needs "
-                f"{tuple(target[k].shape)}"
-            )
-        target[k].copy_(sd[k])
+    copied = copy_weights(model, sd, path=path, with_head=True)
+    heads = [k for k in model.state_dict() if k.startswith("head.")]
     unused = sorted(set(sd) - set(copied))
     log.info("%s: %d tensors loaded, head %s; unused: %s", path, len(copied),
              "loaded" if heads and heads[0] in copied else "new", unused[:10])  # fmt: skip
