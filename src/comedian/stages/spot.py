@@ -32,7 +32,7 @@ import numpy as np
 
 from comedian.atomic import atomic_path, atomic_tree, remove_stale_siblings
 from comedian.config import write_resolved
-from comedian.data.decode import decode_video
+from comedian.data.decode import VideoError, decode_video
 from comedian.data.frames import FrameStore
 from comedian.data.soccernet import CLASSES, NUM_CLASSES, RESULTS_NAME, format_game_time
 from comedian.data.spotting import SpottingHalf
@@ -86,9 +86,7 @@ class Config(NmsSetting):
     @property
     def nms(self) -> NmsSetting:
         """The NMS part alone."""
-        return NmsSetting(
-            **{f.name: getattr(self, f.name) for f in dataclasses.fields(NmsSetting)}
-        )
+        return NmsSetting(**{f.name: getattr(self, f.name) for f in dataclasses.fields(NmsSetting)})
 
 
 def spot_scores(cfg: Config, videos: tuple[Path, ...], weights: Path) -> dict[int, np.ndarray]:
@@ -153,6 +151,9 @@ def run(cfg: Config, *, paths: Paths) -> None:
     refuse_overwrite(
         inputs={"--video": list(videos), "--weights": paths.weights}, outputs={"--out": paths.out}
     )
+    for video in videos:  # before the model loads: a typo fails at once
+        if not video.is_file():
+            raise VideoError(f"{video}: video file not found")
     remove_stale_siblings(paths.out)  # the temporary folder of a killed run
     scores = spot_scores(cfg, videos, paths.weights)
     nms = cfg.nms
