@@ -5,6 +5,7 @@ Usage:
     plot_class_ap("ap.png", {"test": metrics_json_doc})
     plot_training_curves("curves.png", {"finetune/vivit": "results/finetune/vivit/train_log.csv"})
     plot_summary_table("summary.png", "results/summary.tsv")
+    plot_game_timeline("game.png", "results/nms/.../results_spotting.json", "Labels-v2.json")
 
 Every function writes one PNG atomically (Agg backend: no display needed) and returns nothing.
 Predictions and ground truth use the arrays of :mod:`comedian.spotting.results`
@@ -14,9 +15,10 @@ Predictions and ground truth use the arrays of :mod:`comedian.spotting.results`
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from comedian.atomic import atomic_path  # noqa: E402
+from comedian.data.labels import read_labels  # noqa: E402
 from comedian.data.soccernet import CLASSES  # noqa: E402
 from comedian.errors import InputError  # noqa: E402
+from comedian.spotting.results import read_results  # noqa: E402
 
 #: Summary table columns shown in the report's table (per-class columns go to the AP chart).
 SUMMARY_COLUMNS = ("run", "split", "nms", "tight", "loose")
@@ -225,3 +229,36 @@ def plot_summary_table(path: str | os.PathLike[str], summary: str | os.PathLike[
     tab.set_fontsize(9)
     tab.scale(1, 1.4)
     save_figure(fig, path)
+
+
+def read_metrics_files(files: Sequence[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
+    """``results/evaluate/<run>/<split>/<nms>/metrics.json`` files, named ``<run> <split>``."""
+    docs: dict[str, dict[str, Any]] = {}
+    for file in map(Path, files):
+        try:
+            doc = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputError(f"{file}: not a readable metrics JSON ({err})") from None
+        run, split = file.parts[-4:-2] if len(file.parts) >= 4 else (file.stem, "")
+        docs[f"{run} {split}".strip()] = doc
+    return docs
+
+
+def training_log_name(path: str | os.PathLike[str]) -> str:
+    """``results/finetune/vivit/train_log.csv`` -> ``finetune/vivit`` (``teacher`` alone)."""
+    parts = Path(path).parent.parts
+    return "/".join(parts[1:] if len(parts) > 1 and parts[0] == "results" else parts[-2:])
+
+
+def plot_game_timeline(
+    path: str | os.PathLike[str],
+    results_file: str | os.PathLike[str],
+    labels_file: str | os.PathLike[str] | None,
+    *,
+    title: str = "",
+    min_confidence: float = 0.0,
+) -> None:
+    """:func:`plot_timeline` of one game's ``results_spotting.json`` against its labels."""
+    predictions = read_results(results_file)
+    truth = None if labels_file is None else truth_arrays(read_labels(labels_file))
+    plot_timeline(path, predictions, truth=truth, title=title, min_confidence=min_confidence)
