@@ -31,4 +31,4 @@ rule all:
         "results/games/games.tsv",
         decoded_stores(),
         "results/summary.tsv",
-        report_targets(),
+        REPORT_TARGETS,

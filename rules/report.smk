@@ -2,49 +2,25 @@
 # (captions in report/). The figures are drawn by comedian.plots; the scripts in scripts/ only
 # pass the snakemake object's paths to it. The sweep heatmap is registered by rule sweep.
 
-REPORT = config.get("report", {}) or {}
-# The split whose games are drawn as timelines: test when it is evaluated, else the last one.
-TIMELINE_SPLIT = "test" if "test" in SUMMARY_SPLITS else (SUMMARY_SPLITS or ["test"])[-1]
-TIMELINE_GAMES = list(
-    GAMES.loc[GAMES["split"] == TIMELINE_SPLIT, "slug"][: REPORT.get("timeline_games", 3)]
+from comedian.spotting.workflow import game_path_input, report_targets, timeline_games, training_logs
+
+# Timelines: config report.timeline_games games of the test split (or the last evaluated one).
+TIMELINES = timeline_games(
+    GAMES, SUMMARY_SPLITS, (config.get("report", {}) or {}).get("timeline_games", 3)
 )
-
-
-def training_logs():
-    """train_log.csv of every training stage of the configured runs (the teacher once)."""
-    out = [P.TEACHER_LOG] if PRETRAINED_RUNS else []
-    for run in TRAINED_RUNS:
-        stages = ("pretrain", "distill") if run in PRETRAINED_RUNS else ()
-        out += [P.TRAIN_LOG.format(stage=s, run=run) for s in (*stages, "finetune_head", "finetune")]
-    return out
-
-
-def report_targets():
-    """Every report figure of the configured runs (rule all asks for them: they are cheap)."""
-    out = []
-    if SUMMARY_RUNS and SUMMARY_SPLITS:
-        out += ["results/report/summary.png", "results/report/class_ap.png"]
-    if TRAINED_RUNS:
-        out.append("results/report/training.png")
-    out += [
-        f"results/report/timeline/{run}/{TIMELINE_SPLIT}/{DEFAULT_NMS}/{game}.png"
-        for run in SUMMARY_RUNS
-        for game in TIMELINE_GAMES
-    ]
-    return out
-
-
-def game_path(wildcards):
-    """Params function: the real game path of {game} (folder names inside the results tree)."""
-    return GAME_PATHS[wildcards.game]
-
+# Every figure of the report (rule all asks for them: plots are cheap).
+REPORT_TARGETS = report_targets(
+    SUMMARY_RUNS, SUMMARY_SPLITS, TRAINED_RUNS, DEFAULT_NMS, TIMELINES
+)
+TRAINING_LOGS = training_logs(TRAINED_RUNS, PRETRAINED_RUNS)
+game_path = game_path_input(GAME_PATHS)
 
 rule plot_summary:
     input:
         table=P.SUMMARY,
     output:
         png=report(
-            "results/report/summary.png",
+            P.REPORT_SUMMARY,
             caption="../report/summary.rst",
             category="1. Metrics",
         ),
@@ -61,7 +37,7 @@ rule plot_class_ap:
         metrics=evaluation_targets(SUMMARY_RUNS, SUMMARY_SPLITS, DEFAULT_NMS),
     output:
         png=report(
-            "results/report/class_ap.png",
+            P.REPORT_CLASS_AP,
             caption="../report/class_ap.rst",
             category="1. Metrics",
         ),
@@ -75,10 +51,10 @@ rule plot_class_ap:
 
 rule plot_training:
     input:
-        logs=training_logs(),
+        logs=TRAINING_LOGS,
     output:
         png=report(
-            "results/report/training.png",
+            P.REPORT_TRAINING,
             caption="../report/training.rst",
             category="2. Training",
         ),
@@ -96,7 +72,7 @@ rule plot_timeline:
         labels=labels,
     output:
         png=report(
-            "results/report/timeline/{run}/{split}/{nms}/{game}.png",
+            P.REPORT_TIMELINE,
             caption="../report/timeline.rst",
             category="3. Timelines",
             subcategory="{run} {split}",
