@@ -2,7 +2,12 @@
 # (captions in report/). The figures are drawn by comedian.plots; the scripts in scripts/ only
 # pass the snakemake object's paths to it. The sweep heatmap is registered by rule sweep.
 
-from comedian.spotting.workflow import game_path_input, report_targets, timeline_games, training_logs
+from comedian.spotting.workflow import (
+    game_path_input,
+    report_targets,
+    timeline_games,
+    training_logs,
+)
 
 # Timelines: config report.timeline_games games of the test split (or the last evaluated one).
 TIMELINES = timeline_games(
@@ -14,6 +19,7 @@ REPORT_TARGETS = report_targets(
 )
 TRAINING_LOGS = training_logs(TRAINED_RUNS, PRETRAINED_RUNS)
 game_path = game_path_input(GAME_PATHS)
+
 
 rule plot_summary:
     input:
