@@ -3,12 +3,16 @@
 #   snakemake --cores all                      # the embedded synthetic dataset (config/config.yaml)
 #   snakemake --profile profiles/slurm         # the paper on SoccerNet-v2 (config/paper.yaml)
 #   snakemake -n                               # show what would run
+#   snakemake --report report.html             # after a run: metrics, curves, timelines
 #
 # This file only holds the config, the includes and the target rules; each phase lives in
 # rules/<phase>.smk and every rule calls `python -m comedian <stage>`.
 
 
 configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
@@ -18,6 +22,7 @@ include: "rules/teacher.smk"
 include: "rules/distill.smk"
 include: "rules/finetune.smk"
 include: "rules/spotting.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -26,3 +31,4 @@ rule all:
         "results/games/games.tsv",
         decoded_stores(),
         "results/summary.tsv",
+        REPORT_TARGETS,

@@ -133,7 +133,12 @@ rule sweep:
         labels=split_labels,
     output:
         table="results/sweep/{run}/{split}/sweep.tsv",
-        heatmap="results/sweep/{run}/{split}/heatmap.png",
+        heatmap=report(
+            "results/sweep/{run}/{split}/heatmap.png",
+            caption="../report/sweep.rst",
+            category="4. NMS sweep",
+            subcategory="{run} {split}",
+        ),
     log:
         "logs/sweep/{run}/{split}.log",
     benchmark:

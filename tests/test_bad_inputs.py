@@ -666,6 +666,47 @@ def _cases() -> list[Case]:
         1,
         lambda w, o: S(w.bad / "text.txt"),
     )
+    # --- spot -------------------------------------------------------------------------------
+    spot = lambda w, o, *a: ["spot", "--video", S(w.video), "--out", S(o / "spotted"), *a]  # noqa: E731
+    add(
+        "spot-missing-video",
+        lambda w, o: (
+            ["spot", "--video", S(w.bad / "nope.mkv"), "--weights", S(w.bad / "text.txt")]
+            + ["--out", S(o / "spotted")]
+        ),
+        1,
+        lambda w, o: S(w.bad / "nope.mkv"),
+    )
+    add(
+        "spot-text-weights",
+        lambda w, o: spot(w, o, "--weights", S(w.bad / "text.txt")),
+        1,
+        lambda w, o: S(w.bad / "text.txt"),
+    )
+    add(
+        "spot-three-videos",
+        lambda w, o: (
+            ["spot", "--video", S(w.video), S(w.video), S(w.video)]
+            + ["--weights", S(w.bad / "text.txt"), "--out", S(o / "spotted")]
+        ),
+        2,
+        "--video",
+    )
+    add(
+        "spot-zero-window",
+        lambda w, o: spot(w, o, "--weights", S(w.bad / "text.txt"), "--window", "0"),
+        2,
+        "window",
+    )
+    add(
+        "spot-out-is-the-video",
+        lambda w, o: (
+            ["spot", "--video", S(w.video), "--weights", S(w.bad / "text.txt")]
+            + ["--out", S(w.video)]
+        ),
+        2,
+        "--out",
+    )
     add("unknown-stage", lambda w, o: ["decodee", "--video", "x"], 2, "decodee")
     return c
 

@@ -57,6 +57,7 @@ STAGES: dict[str, str] = {
     "sweep": "evaluate a grid of NMS settings from raw scores (TSV + heatmap)",
     "ensemble": "average (or max) the raw score arrays of several models",
     "summary": "one table (TSV) of the metrics of every evaluated run",
+    "spot": "spot the actions of any match video (1 or 2 halves) with a model file",
 }
 
 

@@ -53,6 +53,11 @@ METRICS = f"{RESULTS}/evaluate/{{run}}/{{split}}/{{nms}}/metrics.json"
 SWEEP_TABLE = f"{RESULTS}/sweep/{{run}}/{{split}}/sweep.tsv"
 SWEEP_HEATMAP = f"{RESULTS}/sweep/{{run}}/{{split}}/heatmap.png"
 SUMMARY = f"{RESULTS}/summary.tsv"
+#: Figures of the Snakemake report (rules/report.smk).
+REPORT_SUMMARY = f"{RESULTS}/report/summary.png"
+REPORT_CLASS_AP = f"{RESULTS}/report/class_ap.png"
+REPORT_TRAINING = f"{RESULTS}/report/training.png"
+REPORT_TIMELINE = f"{RESULTS}/report/timeline/{{run}}/{{split}}/{{nms}}/{{game}}.png"
 
 
 def model(stage: str, run: str) -> str:

@@ -12,7 +12,16 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-WORKFLOW_FILES = ("Snakefile", "rules", "schemas", "config", "profiles", "environment.yml")
+WORKFLOW_FILES = (
+    "Snakefile",
+    "rules",
+    "schemas",
+    "config",
+    "profiles",
+    "scripts",
+    "report",
+    "environment.yml",
+)
 
 
 class Workflow:

@@ -41,15 +41,26 @@ def test_dry_run_default_config(workflow):
     # one run (vivit) evaluated on valid and test at the default NMS setting
     assert counts == {
         "all": 1,
-        "decode": 2 * n_games,
+        "decode": 2 * 2 * n_games,  # 2 and 4 fps
         "games": 1,
         "synth": 1,
+        # steps 1-2 of the pretrained run: the teacher reads every half at 4 fps
+        "pretrain": 1,
+        "teacher": 1,
+        "extract_features": 2 * n_games,
+        "pca": 1,
+        "distill": 1,
         "finetune_head": 1,
         "finetune": 1,
         "predict": 2,
         "nms": 2,
         "evaluate": 2,
         "summary": 1,
+        # the report's figures: summary table, per-class AP, training curves, test timelines
+        "plot_summary": 1,
+        "plot_class_ap": 1,
+        "plot_training": 1,
+        "plot_timeline": min(3, default.test),
     }
 
 
@@ -176,6 +187,19 @@ def test_real_run_from_video_to_metric_with_spaces_and_quotes_in_game_names(work
     raw = list((workflow.root / "results/predict/vivit/test/raw").rglob("1.npy"))
     assert len(raw) == 1 and np.load(raw[0]).shape == (24, 17)
     assert "Nothing to be done" in workflow.run("-n", "--configfile", "config/tiny.yaml").stdout
+    # the report: its figures were made by the run, the HTML holds them
+    report = workflow.root / "results/report"
+    figures = {p.relative_to(report).as_posix() for p in report.rglob("*.png")}
+    slug = table.loc[table["split"] == "test", "slug"].iloc[0]
+    assert figures == {
+        "summary.png",
+        "class_ap.png",
+        "training.png",
+        f"timeline/tiny/test/soft_w20_t0.001_m0/{slug}.png",
+    }
+    workflow.run("--cores", "1", "--configfile", "config/tiny.yaml", "--report", "report.html")
+    html = (workflow.root / "report.html").read_text(encoding="utf-8", errors="replace")
+    assert "class_ap.png" in html and f"{slug}.png" in html
 
 
 @pytest.mark.slow

@@ -92,3 +92,56 @@ def evaluation_targets(runs: Iterable[str], splits: Iterable[str], slug: str) ->
 def sweep_targets(runs: Iterable[str], splits: Iterable[str]) -> list[str]:
     """NMS sweep table and heatmap targets of ``runs`` x ``splits``."""
     return [target for run in runs for split in splits for target in paths.sweep(run, split)]
+
+
+# --- report (rules/report.smk) -----------------------------------------------------------------
+
+
+def timeline_games(games: pd.DataFrame, splits: Sequence[str], count: int) -> tuple[str, list[str]]:
+    """The split and the game slugs drawn as report timelines: the first ``count`` games of the
+    test split when it is evaluated, else of the last evaluated split."""
+    splits = list(splits) or ["test"]
+    split = "test" if "test" in splits else splits[-1]
+    return split, list(games.loc[games["split"] == split, "slug"][:count])
+
+
+def training_logs(trained_runs: Sequence[str], pretrained_runs: Sequence[str]) -> list[str]:
+    """``train_log.csv`` of every training stage of the runs (the shared teacher once)."""
+    out = [paths.TEACHER_LOG] if pretrained_runs else []
+    for run in trained_runs:
+        stages = ("pretrain", "distill") if run in pretrained_runs else ()
+        stages += ("finetune_head", "finetune")
+        out += [paths.TRAIN_LOG.format(stage=s, run=run) for s in stages]
+    return out
+
+
+def report_targets(
+    runs: Sequence[str],
+    splits: Sequence[str],
+    trained_runs: Sequence[str],
+    slug: str,
+    timelines: tuple[str, Sequence[str]],
+) -> list[str]:
+    """Every report figure: summary table and per-class AP (when something is evaluated),
+    training curves (when something trains) and ``timelines`` = (split, games) of every run."""
+    out = []
+    if runs and splits:
+        out += [paths.REPORT_SUMMARY, paths.REPORT_CLASS_AP]
+    if trained_runs:
+        out.append(paths.REPORT_TRAINING)
+    split, games = timelines
+    out += [
+        paths.REPORT_TIMELINE.format(run=run, split=split, nms=slug, game=game)
+        for run in runs
+        for game in games
+    ]
+    return out
+
+
+def game_path_input(game_paths: Mapping[str, str]) -> Callable[[Wildcards], str]:
+    """Params function: the real game path of ``{game}`` (its folder in the results trees)."""
+
+    def game_path(wildcards: Wildcards) -> str:
+        return game_paths[wildcards.game]
+
+    return game_path
