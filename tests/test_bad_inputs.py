@@ -707,6 +707,65 @@ def _cases() -> list[Case]:
         2,
         "--out",
     )
+    # --- training stages and predict ------------------------------------------------------
+    def tr(stage: str, *a: str):  # noqa: ANN202
+        return lambda w, o: [stage, "--games", S(w.games), "--frames", S(w.bad), "--labels",
+                             S(w.data), "--out", S(o / "model.pt"), *a]  # fmt: skip
+
+    add("finetune_head-no-train-games", tr("finetune-head"), 1, lambda w, o: S(w.games))
+    add("finetune_head-bad-epochs", tr("finetune-head", "--epochs", "many"), 2, "epochs")
+    add("finetune_head-bad-model-key", tr("finetune-head", "--set", "model.size=3"), 1, "size")
+    add("finetune-missing-init", lambda w, o: tr("finetune", "--init", S(w.bad / "nope.pt"))(w, o),
+        1, lambda w, o: S(w.bad / "nope.pt"))  # fmt: skip
+    add("finetune-text-init", lambda w, o: tr("finetune", "--init", S(w.bad / "text.txt"))(w, o),
+        1, lambda w, o: S(w.bad / "text.txt"))  # fmt: skip
+    add(
+        "finetune-out-is-init",
+        lambda w, o: ["finetune", "--games", S(w.games), "--frames", S(w.bad), "--labels",
+                      S(w.data), "--init", S(w.bad / "text.txt"), "--out", S(w.bad / "text.txt")],
+        2,
+        "--out",
+    )  # fmt: skip
+    pred = lambda w, o, m, *a: ["predict", "--model", S(m), "--games", S(w.games), "--frames",  # noqa: E731
+                                S(w.bad), "--out", S(o / "raw"), *a]  # fmt: skip
+    add("predict-text-model", lambda w, o: pred(w, o, w.bad / "text.txt"), 1,
+        lambda w, o: S(w.bad / "text.txt"))  # fmt: skip
+    add("predict-empty-model", lambda w, o: pred(w, o, w.bad / "empty"), 1,
+        lambda w, o: S(w.bad / "empty"))  # fmt: skip
+    add("predict-missing-model", lambda w, o: pred(w, o, w.bad / "nope.pt"), 1,
+        lambda w, o: S(w.bad / "nope.pt"))  # fmt: skip
+    add("predict-out-holds-frames",
+        lambda w, o: ["predict", "--model", S(w.bad / "text.txt"), "--games", S(w.games),
+                      "--frames", S(w.bad), "--out", S(w.root)], 2, "--out")  # fmt: skip
+    add("predict-bad-batch", lambda w, o: pred(w, o, w.bad / "text.txt", "--batch-size", "x"), 2,
+        "batch")  # fmt: skip
+    add("summary-missing-metrics",
+        lambda w, o: ["summary", "--metrics", S(w.bad / "a" / "b" / "c" / "metrics.json"), "--out",
+                      S(o / "s.tsv")], 1, lambda w, o: S(w.bad / "a" / "b" / "c" / "metrics.json"))  # fmt: skip
+    add("summary-text-metrics",
+        lambda w, o: ["summary", "--metrics", S(w.bad / "text.txt"), "--out", S(o / "s.tsv")], 1,
+        lambda w, o: S(w.bad / "text.txt"))  # fmt: skip
+    add("pretrain-no-train-games",
+        lambda w, o: ["pretrain", "--games", S(w.games), "--frames", S(w.bad), "--out",
+                      S(o / "m.pt")], 1, "train")  # fmt: skip
+    add("teacher-text-init",
+        lambda w, o: ["teacher", "--games", S(w.games), "--frames", S(w.bad), "--frames4",
+                      S(w.bad), "--labels", S(w.data), "--out", S(o / "t.pt"), "--init",
+                      S(w.bad / "text.txt")], 1, "")  # fmt: skip
+    add("extract-text-model",
+        lambda w, o: ["extract-features", "--model", S(w.bad / "text.txt"), "--frames4",
+                      S(w.bad / "empty"), "--frames", S(w.bad / "empty"), "--out",
+                      S(o / "f.npy")], 1, "")  # fmt: skip
+    add("pca-missing-features",
+        lambda w, o: ["pca", "--games", S(w.games), "--features", S(w.bad / "nofeatures"),
+                      "--transform", S(o / "t.npz"), "--out", S(o / "f")], 1, "")  # fmt: skip
+    add("distill-missing-init",
+        lambda w, o: ["distill", "--games", S(w.games), "--frames", S(w.bad), "--features",
+                      S(w.bad), "--out", S(o / "d.pt"), "--init", S(w.bad / "nope.pt")], 1, "")  # fmt: skip
+    add("download-no-password",
+        lambda w, o: ["download", "--root", S(o / "sn"), "--manifest", S(o / "m.tsv"),
+                      "--set", "source=exrcsdrive", "--set", "password_env=COMEDIAN_NO_SUCH_VAR"],
+        1, "COMEDIAN_NO_SUCH_VAR")  # fmt: skip
     add("unknown-stage", lambda w, o: ["decodee", "--video", "x"], 2, "decodee")
     return c
 

@@ -129,6 +129,6 @@ def test_a_file_the_downloader_did_not_deliver_is_named(fake, tmp_path):
 def test_exrcsdrive_without_password_says_which_variable(fake, tmp_path, monkeypatch):
     monkeypatch.delenv("MY_NDA", raising=False)
     cfg = download.Config(splits=("test",), source="exrcsdrive", password_env="MY_NDA")
-    with pytest.raises(SystemExit, match="MY_NDA"):
+    with pytest.raises(ValueError, match="MY_NDA"):
         download.run(cfg, paths=download.Paths(root=tmp_path / "r", manifest=tmp_path / "m.tsv"))
     assert fake.calls == []

@@ -25,6 +25,7 @@ from comedian.config import write_resolved
 from comedian.data.download import download_games, soccernet_fetcher
 from comedian.data.games import soccernet_games
 from comedian.data.soccernet import LABELS_NAME, SPLITS, VIDEO_NAMES
+from comedian.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,9 @@ def run(cfg: Config, *, paths: Paths) -> None:
         raise ValueError(f"unknown split(s) {unknown} (expected some of {list(SPLITS)})")
     password = os.environ.get(cfg.password_env) or None
     if cfg.source == "exrcsdrive" and password is None:
-        raise SystemExit(
-            f"comedian download: set the environment variable {cfg.password_env} to the "
-            "SoccerNet NDA password (source exrcsdrive)"
+        raise InputError(
+            f"{cfg.password_env}: set this environment variable to the SoccerNet NDA password "
+            "(source exrcsdrive)"
         )
     table = soccernet_games(cfg.splits)
     # The staging folder stays between runs so that interrupted downloads resume there.
