@@ -24,6 +24,9 @@ rule pretrain:
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         sets=run_sets("pretrain"),
+        launch=launch_prefix,
+        geometry=launch_geometry,
     shell:
-        "python -m comedian pretrain --games {input.games:q} --frames {params.frames:q} "
-        "--out {output.model:q} {params.sets} > {log:q} 2>&1"
+        "{params.launch} python -m comedian pretrain --games {input.games:q} "
+        "--frames {params.frames:q} --out {output.model:q} {params.sets} {params.geometry} "
+        "> {log:q} 2>&1"
