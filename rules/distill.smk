@@ -26,7 +26,7 @@ rule distill:
         run=PRETRAINED_RUN_PATTERN,
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         features=P.PCA_DIR,

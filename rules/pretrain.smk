@@ -20,7 +20,7 @@ rule pretrain:
         run=PRETRAINED_RUN_PATTERN,
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         sets=run_sets("pretrain"),

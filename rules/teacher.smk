@@ -36,7 +36,7 @@ rule teacher:
         "benchmarks/teacher/teacher.tsv"
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         frames4=P.FRAMES_DIR.format(fps=4),

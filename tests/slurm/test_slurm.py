@@ -249,7 +249,9 @@ def test_ddp_training_stage_killed_under_slurm_resumes_on_the_rerun(slurm_cluste
     before_rows = len(pd.read_csv(live_log))
     saved = torch.load(ckpt, weights_only=False)["global_step"]
 
-    # The rerun: a new SLURM job, 2 ranks again, continuing from the saved step.
+    # The rerun: a new SLURM job, 2 ranks again, continuing from the saved step. An interrupted
+    # snakemake may leave its lock behind (it does when stopped while polling): unlock first.
+    check(snakemake(root, env, "--unlock", *cmd))
     text = check(snakemake(root, env, *cmd))
     (rerun_id,) = submitted(text)
     assert slurm_cluster.job_state(rerun_id) == "COMPLETED"
