@@ -94,8 +94,9 @@ def test_demo_dag_runs_through_the_profile(slurm_cluster, tmp_path):
         )
     )
     jobs = submitted(text)
-    # synth, games and the 2 halves of the game's decode: one SLURM job each.
-    assert len(jobs) == 4, text[-4000:]
+    # synth, games and the 2 halves of the game's decode at 2 and 4 fps: one SLURM job each
+    # (no split is scored, so nothing is trained and there is no summary).
+    assert len(jobs) == 6, text[-4000:]
     for job_id, log in jobs.items():
         assert slurm_cluster.job_state(job_id) == "COMPLETED"
         assert (root / log).exists(), log
@@ -107,6 +108,8 @@ def test_demo_dag_runs_through_the_profile(slurm_cluster, tmp_path):
         for half in (1, 2):
             store = FrameStore(root / f"results/decode/2fps/{slug}/{half}.frames")
             assert store.num_frames == 20  # 10 s at 2 fps
+            store4 = FrameStore(root / f"results/decode/4fps/{slug}/{half}.frames")
+            assert store4.num_frames == 40
     again = check(
         snakemake(
             root,
