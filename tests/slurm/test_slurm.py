@@ -241,7 +241,7 @@ def test_ddp_training_stage_killed_under_slurm_resumes_on_the_rerun(slurm_cluste
         (job_id,) = jobs
         subprocess.run(["scancel", "--full", "--signal=KILL", job_id], env=env, check=True)
         # The plugin's status checks back off by 10 s each (a minute to see the kill): stop
-        # this snakemake (Ctrl-C: it releases its lock) instead of waiting for it.
+        # this snakemake with Ctrl-C instead of waiting for it.
         first.send_signal(signal.SIGINT)
         first.wait(timeout=60)
     assert first.returncode != 0, first_out.read_text()[-4000:]
@@ -267,7 +267,8 @@ def test_ddp_training_stage_killed_under_slurm_resumes_on_the_rerun(slurm_cluste
     assert not (out / ".resume").exists()
     steps = _train_steps(out / "train_log.csv")
     assert steps[: len(before)] == before  # the killed run's rows are kept
-    # One row a step after the checkpoint (rank 0 writes alone) up to 6 epochs x 3 steps.
+    # One row a step after the checkpoint (rank 0 writes alone) up to 6 epochs x 3 steps; ranks
+    # that did not shard the clips would run 6 steps an epoch.
     assert steps[len(before) :] == list(range(saved + 1, 19)), steps
     # Every epoch the rerun finished was validated (the scores of both ranks gathered).
     rerun_rows = pd.read_csv(out / "train_log.csv").iloc[before_rows:]
