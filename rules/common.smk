@@ -206,6 +206,13 @@ def predict_sets(wildcards):
     )
 
 
+#: Threads of a rule that takes the whole machine in a local run (training, inference): a fixed
+#: count, not workflow.cores, which a cluster executor leaves undefined (reading it fails the
+#: whole run under --profile profiles/slurm). Local runs scale it down to --cores; on a cluster
+#: the profile's cpus_per_task sizes the job instead.
+ALL_CORES = 1024
+
+
 def launch_prefix(wildcards, resources):
     """Params function: `srun ...` for a multi-process (DDP) rule under SLURM, else empty."""
     return srun_prefix(resources)

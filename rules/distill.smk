@@ -26,12 +26,14 @@ rule distill:
         run=PRETRAINED_RUN_PATTERN,
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         features=P.PCA_DIR,
         sets=run_sets("distill"),
+        launch=launch_prefix,
+        geometry=launch_geometry,
     shell:
-        "python -m comedian distill --init {input.init:q} --games {input.games:q} "
-        "--frames {params.frames:q} --features {params.features:q} --out {output.model:q} "
-        "{params.sets} > {log:q} 2>&1"
+        "{params.launch} python -m comedian distill --init {input.init:q} "
+        "--games {input.games:q} --frames {params.frames:q} --features {params.features:q} "
+        "--out {output.model:q} {params.sets} {params.geometry} > {log:q} 2>&1"

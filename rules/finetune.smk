@@ -28,7 +28,7 @@ rule finetune_head:
         run=TRAINED_RUN_PATTERN,
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         root=DATA_ROOT,
@@ -61,7 +61,7 @@ rule finetune:
         run=TRAINED_RUN_PATTERN,
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         root=DATA_ROOT,

@@ -20,10 +20,13 @@ rule pretrain:
         run=PRETRAINED_RUN_PATTERN,
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         sets=run_sets("pretrain"),
+        launch=launch_prefix,
+        geometry=launch_geometry,
     shell:
-        "python -m comedian pretrain --games {input.games:q} --frames {params.frames:q} "
-        "--out {output.model:q} {params.sets} > {log:q} 2>&1"
+        "{params.launch} python -m comedian pretrain --games {input.games:q} "
+        "--frames {params.frames:q} --out {output.model:q} {params.sets} {params.geometry} "
+        "> {log:q} 2>&1"

@@ -75,7 +75,7 @@ rule predict:
         run=RUN_PATTERN,
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         sets=predict_sets,

@@ -36,17 +36,19 @@ rule teacher:
         "benchmarks/teacher/teacher.tsv"
     conda:
         "../environment.yml"
-    threads: workflow.cores
+    threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
         frames4=P.FRAMES_DIR.format(fps=4),
         root=DATA_ROOT,
         init=teacher_init_arg,
         sets=sets(config.get("teacher", {})),
+        launch=launch_prefix,
+        geometry=launch_geometry,
     shell:
-        "python -m comedian teacher --games {input.games:q} --frames {params.frames:q} "
-        "--frames4 {params.frames4:q} --labels {params.root:q} --out {output.model:q} "
-        "{params.init} {params.sets} > {log:q} 2>&1"
+        "{params.launch} python -m comedian teacher --games {input.games:q} "
+        "--frames {params.frames:q} --frames4 {params.frames4:q} --labels {params.root:q} "
+        "--out {output.model:q} {params.init} {params.sets} {params.geometry} > {log:q} 2>&1"
 
 
 rule extract_features:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from comedian.data.spotting import (
     CLIP_ROWS,
@@ -107,10 +108,34 @@ def test_read_clip_pads_with_the_last_frame(tmp_path, start):
     n = 201
     frames = np.arange(n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 16, 16, 3), np.uint8)
     path = tmp_path / "h.frames"
-    write_store(path, [frames], fps=2.0, num_frames=n, frame_size=(16, 16), duration_s=n / 2,
-                jpeg_quality=100)
+    write_store(
+        path,
+        [frames],
+        fps=2.0,
+        num_frames=n,
+        frame_size=(16, 16),
+        duration_s=n / 2,
+        jpeg_quality=100,
+    )
     clip = read_clip(FrameStore(path), start)
     assert clip.shape == (128, 16, 16, 3)
     got = clip[:, 8, 8, 0].astype(int)
     want = np.minimum(np.arange(start, start + 128), n - 1)
     assert np.abs(got - want).max() <= 2  # JPEG rounding
+
+
+def test_samplers_built_before_the_process_group_shard_by_its_rank(monkeypatch):
+    # Stages build their samplers before trainer.fit starts DDP: the rank is read when the
+    # sampler is used, not when it is built (else every rank would train on all clips).
+    keys = [(0, s) for s in range(5)]
+    train = TrainWindowSampler([600, 700], random_windows=2, seed=3)
+    infer = KeySampler(keys)
+    full = list(train)
+    assert (train.rank, train.world_size, len(infer)) == (0, 1, 5)
+    monkeypatch.setattr(torch.distributed, "is_available", lambda: True)
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 1)
+    # 8 clips (2 edges + 2 random of each half), strided over 2 ranks: rank 1 takes 1, 3, 5, 7.
+    assert list(train) == full[1::2] and len(train) == 4
+    assert list(infer) == [(0, 1), (0, 3)] and len(infer) == 2

@@ -8,13 +8,20 @@ test instead of hanging it.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
+import torch
 import yaml
 
 from comedian.data.frames import FrameStore
@@ -87,8 +94,9 @@ def test_demo_dag_runs_through_the_profile(slurm_cluster, tmp_path):
         )
     )
     jobs = submitted(text)
-    # synth, games and the 2 halves of the game's decode: one SLURM job each.
-    assert len(jobs) == 4, text[-4000:]
+    # synth, games and the 2 halves of the game's decode at 2 and 4 fps: one SLURM job each
+    # (no split is scored, so nothing is trained and there is no summary).
+    assert len(jobs) == 6, text[-4000:]
     for job_id, log in jobs.items():
         assert slurm_cluster.job_state(job_id) == "COMPLETED"
         assert (root / log).exists(), log
@@ -100,6 +108,8 @@ def test_demo_dag_runs_through_the_profile(slurm_cluster, tmp_path):
         for half in (1, 2):
             store = FrameStore(root / f"results/decode/2fps/{slug}/{half}.frames")
             assert store.num_frames == 20  # 10 s at 2 fps
+            store4 = FrameStore(root / f"results/decode/4fps/{slug}/{half}.frames")
+            assert store4.num_frames == 40
     again = check(
         snakemake(
             root,
@@ -177,3 +187,102 @@ def test_gpu_and_ddp_rules_on_the_cluster(slurm_cluster, tmp_path):
         assert "slurm=True backend=gloo rank_sum=1" in line
     log = (root / "logs/ddp_probe.log").read_text()
     assert "rank 0 of 2 done" in log and "rank 1 of 2 done" in log
+
+
+def tiny_training_data(root: Path) -> dict[str, Path]:
+    """The videoless spotting dataset of tests/training (one train, valid and test game)."""
+    spec = importlib.util.spec_from_file_location(
+        "tiny_training_data", REPO / "tests/training/conftest.py"
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    data = module.write_tiny_dataset(root)
+    return {**data, "model": module.TINY_MODEL}
+
+
+def test_ddp_training_stage_killed_under_slurm_resumes_on_the_rerun(slurm_cluster, tmp_path):
+    """finetune-head as 2 srun tasks (CPU DDP, gloo): kill -9 of its job, rerun, it resumes."""
+    data = tiny_training_data(tmp_path / "data")
+    root = tmp_path / "train"
+    root.mkdir()
+    shutil.copy2(HERE / "train.smk", root / "Snakefile")
+    # 6 train clips over 2 ranks, 1 a rank and step: 3 steps an epoch, 18 in all; a resume
+    # checkpoint every 2 steps; validation on the valid game every epoch (gathered over ranks).
+    args = [
+        *("--games", str(data["games"]), "--frames", str(data["frames"])),
+        *("--labels", str(data["labels"]), "--set", f"model={json.dumps(data['model'])}"),
+        *("--batch-size", "2", "--num-workers", "0", "--random-windows", "1"),
+        *("--epochs", "6", "--checkpoint-every-n-steps", "2"),
+    ]
+    (root / "args.yaml").write_text(yaml.safe_dump({"args": shlex.join(args)}))
+    cmd = ["--profile", str(PROFILE), "--configfile", "args.yaml", "--rerun-incomplete"]
+    env = slurm_cluster.env()
+    out = root / "results/finetune_head/ddp"
+    ckpt, live_log = out / ".resume/last.ckpt", out / ".resume/train_log.csv"
+
+    # First run, in the background: once a checkpoint and a few steps exist, kill the job.
+    bin_dir = Path(sys.executable).parent
+    first_out = root / "first.txt"
+    with open(first_out, "w") as sink:
+        first = subprocess.Popen(
+            ["timeout", "-k", "10", "200", str(bin_dir / "snakemake"), *cmd],
+            cwd=root,
+            env={**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 180
+        while first.poll() is None and time.monotonic() < deadline:
+            if ckpt.exists() and len(_train_steps(live_log)) >= 4:
+                break
+            time.sleep(0.2)
+        jobs = submitted(first_out.read_text())
+        assert len(jobs) == 1 and first.poll() is None, first_out.read_text()[-4000:]
+        (job_id,) = jobs
+        subprocess.run(["scancel", "--full", "--signal=KILL", job_id], env=env, check=True)
+        # The plugin's status checks back off by 10 s each (a minute to see the kill): stop
+        # this snakemake with Ctrl-C instead of waiting for it.
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=60)
+    assert first.returncode != 0, first_out.read_text()[-4000:]
+    assert slurm_cluster.job_state(job_id) in ("COMPLETING", "CANCELLED", "FAILED")
+    assert not (out / "model.pt").exists()
+    assert ckpt.exists(), "no resume checkpoint was written"
+    before = _train_steps(live_log)
+    before_rows = len(pd.read_csv(live_log))
+    saved = torch.load(ckpt, weights_only=False)["global_step"]
+
+    # The rerun: a new SLURM job, 2 ranks again, continuing from the saved step. An interrupted
+    # snakemake may leave its lock behind (it does when stopped while polling): unlock first.
+    check(snakemake(root, env, "--unlock", *cmd))
+    text = check(snakemake(root, env, *cmd))
+    (rerun_id,) = submitted(text)
+    assert slurm_cluster.job_state(rerun_id) == "COMPLETED"
+    log = (root / "logs/finetune_head_ddp.log").read_text()
+    assert "resuming from" in log, log[-4000:]
+    for rank in (0, 1):
+        assert f"Initializing distributed: GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2" in log, log
+    for name in ("model.pt", "last.pt", "train_log.csv"):
+        assert (out / name).is_file(), name
+    assert not (out / ".resume").exists()
+    steps = _train_steps(out / "train_log.csv")
+    assert steps[: len(before)] == before  # the killed run's rows are kept
+    # One row a step after the checkpoint (rank 0 writes alone) up to 6 epochs x 3 steps; ranks
+    # that did not shard the clips would run 6 steps an epoch.
+    assert steps[len(before) :] == list(range(saved + 1, 19)), steps
+    # Every epoch the rerun finished was validated (the scores of both ranks gathered).
+    rerun_rows = pd.read_csv(out / "train_log.csv").iloc[before_rows:]
+    assert rerun_rows["valid_tight"].notna().sum() >= 6 - saved // 3
+
+
+def _train_steps(path: Path) -> list[int]:
+    """Steps of the training rows (those with a loss) of a CSV training log."""
+    if not path.exists():
+        return []
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, KeyError):
+        return []
+    if "loss" not in table:
+        return []
+    return table.dropna(subset=["loss"])["step"].astype(int).tolist()

@@ -41,7 +41,11 @@ def tiny_labels(seed: int) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny spotting")
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny spotting"))
+
+
+def write_tiny_dataset(root: Path) -> dict[str, Path]:
+    """Write the games table, frame stores and labels of :data:`GAMES` under ``root``."""
     data, frames = root / "data", root / "results" / "decode" / "2fps"
     table = games_table([(split, path) for split, path in GAMES])
     write_games_table(table, root / "games.tsv")

@@ -64,30 +64,73 @@ def test_dry_run_default_config(workflow):
     }
 
 
-def test_paper_dry_run_plans_all_official_games(workflow, tmp_path):
+#: The rules that train or run a network, and the GPUs of each job in profiles/slurm.
+GPU_RULES = {
+    "pretrain": 2,
+    "teacher": 2,
+    "distill": 2,
+    "finetune": 2,
+    "extract_features": 1,
+    "finetune_head": 1,
+    "predict": 1,
+}
+
+
+def planned_jobs(stdout: str) -> list[tuple[str, dict[str, str], str]]:
+    """``(rule, resources, shell command)`` of every job a dry run with -p prints."""
+    jobs: list[tuple[str, dict[str, str], str]] = []
+    rule, resources = "", {}
+    for line in stdout.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):$", line):
+            rule, resources = m.group(1), {}
+        elif line.startswith("    resources: "):
+            pairs = (item.split("=", 1) for item in line[len("    resources: ") :].split(", "))
+            resources = {k: v for k, v in pairs}
+        elif line.startswith("Shell command: ") and rule:
+            jobs.append((rule, resources, line[len("Shell command: ") :]))
+            rule = ""
+    return jobs
+
+
+def test_slurm_profile_dry_run_plans_the_paper_with_gpu_resources(workflow, tmp_path):
+    # The profile's configfile is config/paper.yaml; a missing dataset root is fine for -n.
     missing_root = tmp_path / "no SoccerNet here"
     proc = workflow.run(
+        "--profile",
+        "profiles/slurm",
         "-n",
-        "--configfile",
-        "config/paper.yaml",
         "--config",
         f"dataset={{source: soccernet, root: '{missing_root}', splits: [train, valid, test, challenge]}}",
     )
     counts = job_counts(proc.stdout)
     # 550 games x 2 halves x (2 fps + 4 fps); no synth rule for real data.
     assert counts["decode"] == 550 * 2 * 2
+    assert counts["extract_features"] == 550 * 2
     assert "synth" not in counts
-
-
-def test_slurm_profile_dry_run(workflow, tmp_path):
-    proc = workflow.run(
-        "--profile",
-        "profiles/slurm",
-        "-n",
-        "--config",
-        f"dataset={{source: soccernet, root: '{tmp_path}', splits: [test]}}",
-    )
-    assert job_counts(proc.stdout)["decode"] == 100 * 2 * 2
+    jobs = planned_jobs(proc.stdout)
+    assert len(jobs) == sum(counts.values())
+    seen = set()
+    for rule, res, shell in jobs:
+        if rule not in GPU_RULES:
+            assert "gpu" not in res and "mpi" not in res, (rule, res)
+            continue
+        seen.add(rule)
+        gpus = GPU_RULES[rule]
+        assert res["gpu"] == str(gpus) and res["slurm_partition"] == "gpu", (rule, res)
+        cpus = res["cpus_per_task"]
+        if gpus == 1:
+            # The plugin's own srun -n1 runs it: no launcher, one device.
+            assert "mpi" not in res and not shell.startswith("srun"), (rule, shell)
+        else:
+            # DDP: the rule starts one task a GPU itself, with the geometry spelled out.
+            assert (res["mpi"], res["nodes"], res["tasks_per_node"]) == ("srun", "1", "2")
+            assert shell.startswith(
+                f"srun --nodes=1 --ntasks-per-node=2 --cpus-per-task={cpus} --gpus-per-node=2 "
+                f"--kill-on-bad-exit=1 python -m comedian {rule} "
+            ), shell
+        if rule not in ("extract_features", "predict"):  # inference stages take no geometry
+            assert f" --devices {gpus} --num-nodes 1 " in shell, shell
+    assert seen == set(GPU_RULES)
 
 
 def test_lint_is_clean(workflow):

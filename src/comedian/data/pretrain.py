@@ -28,7 +28,7 @@ from torch.utils.data import Dataset, Sampler
 from comedian.data.frames import FrameStore
 from comedian.data.games import read_games_table
 from comedian.data.soccernet import HALVES
-from comedian.data.spotting import _dist_info, _shard, read_clip
+from comedian.data.spotting import _shard, _Sharded, read_clip
 from comedian.data.windows import (
     GRID_FPS,
     align_teacher,
@@ -75,14 +75,15 @@ def open_stores(paths: Sequence[Path], fps: float) -> list[FrameStore]:
 # --- samplers -------------------------------------------------------------------------------
 
 
-class ShuffledKeys(Sampler[Key]):
+class ShuffledKeys(_Sharded, Sampler[Key]):
     """A fixed set of keys, reshuffled every epoch from ``(seed, epoch)``, sharded over ranks.
 
     Args:
         keys: All keys of an epoch.
         seed: Base seed.
-        rank: This process's rank (default: from torch.distributed, else 0).
-        world_size: Number of processes (default: from torch.distributed, else 1).
+        rank: This process's rank (default: from torch.distributed when iterated, else 0).
+        world_size: Number of processes (default: from torch.distributed when iterated,
+            else 1).
     """
 
     def __init__(
@@ -96,7 +97,7 @@ class ShuffledKeys(Sampler[Key]):
         if not self.keys:
             raise ValueError("a sampler needs at least one key")
         self.seed = seed
-        self.rank, self.world_size = _dist_info(rank, world_size)
+        self._rank, self._world_size = rank, world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

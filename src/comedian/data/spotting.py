@@ -249,7 +249,27 @@ def _dist_info(rank: int | None, world: int | None) -> tuple[int, int]:
     return 0, 1
 
 
-class TrainWindowSampler(Sampler[tuple[int, int]]):
+class _Sharded:
+    """Rank and world size of a sampler, read from torch.distributed when first iterated.
+
+    A stage builds its samplers before ``trainer.fit`` starts the process group; reading the
+    rank at construction would give every DDP rank ``(0, 1)``, i.e. all of the data, so
+    explicit values are kept and missing ones are looked up at use.
+    """
+
+    _rank: int | None
+    _world_size: int | None
+
+    @property
+    def rank(self) -> int:
+        return _dist_info(self._rank, self._world_size)[0]
+
+    @property
+    def world_size(self) -> int:
+        return _dist_info(self._rank, self._world_size)[1]
+
+
+class TrainWindowSampler(_Sharded, Sampler[tuple[int, int]]):
     """Method.md §6's training clips of every half, redrawn and reshuffled every epoch.
 
     The draw depends only on ``(seed, epoch)``, so every DDP rank builds the same epoch and takes
@@ -260,8 +280,9 @@ class TrainWindowSampler(Sampler[tuple[int, int]]):
         num_rows: Rows of each half.
         random_windows: Random windows per half (23 in the paper).
         seed: Base seed.
-        rank: This process's rank (default: from torch.distributed, else 0).
-        world_size: Number of processes (default: from torch.distributed, else 1).
+        rank: This process's rank (default: from torch.distributed when iterated, else 0).
+        world_size: Number of processes (default: from torch.distributed when iterated,
+            else 1).
     """
 
     def __init__(
@@ -276,7 +297,7 @@ class TrainWindowSampler(Sampler[tuple[int, int]]):
         self.num_rows = [int(n) for n in num_rows]
         self.random_windows = random_windows
         self.seed = seed
-        self.rank, self.world_size = _dist_info(rank, world_size)
+        self._rank, self._world_size = rank, world_size
         self.clip_rows = clip_rows
         self.epoch = 0
 
@@ -299,7 +320,11 @@ class TrainWindowSampler(Sampler[tuple[int, int]]):
 
     def __len__(self) -> int:
         total = sum(
-            len(train_window_starts(n, np.random.default_rng(0), self.random_windows, self.clip_rows))
+            len(
+                train_window_starts(
+                    n, np.random.default_rng(0), self.random_windows, self.clip_rows
+                )
+            )
             for n in self.num_rows
         )
         return -(-total // self.world_size)
@@ -310,15 +335,18 @@ def inference_keys(num_rows: Sequence[int]) -> list[tuple[int, int]]:
     return [(i, int(s)) for i, n in enumerate(num_rows) for s in window_starts(int(n))]
 
 
-class KeySampler(Sampler[tuple[int, int]]):
+class KeySampler(_Sharded, Sampler[tuple[int, int]]):
     """A fixed list of keys in order; under DDP each rank takes a strided share, unpadded
     (inference results are gathered by key, so no rank may see a key twice)."""
 
     def __init__(
-        self, keys: Sequence[tuple[int, int]], rank: int | None = None, world_size: int | None = None
+        self,
+        keys: Sequence[tuple[int, int]],
+        rank: int | None = None,
+        world_size: int | None = None,
     ) -> None:
         self.keys = list(keys)
-        self.rank, self.world_size = _dist_info(rank, world_size)
+        self._rank, self._world_size = rank, world_size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return iter(_shard(self.keys, self.rank, self.world_size, pad=False))
