@@ -11,6 +11,7 @@ from snakemake.utils import min_version, validate
 
 from comedian import paths
 from comedian.launch import srun_prefix, stage_geometry
+from comedian.spotting.workflow import split_labels_input
 from comedian.config import apply_overrides
 from comedian.data.soccernet import HALVES, LABELS_NAME, VIDEO_NAMES
 from comedian.stages import games as games_stage
@@ -169,7 +170,9 @@ def split_labels_of(*splits):
     out = []
     for split in splits:
         games = GAMES[GAMES["split"] == split]
-        out += present_or_download([str(DATA_ROOT / p / LABELS_NAME) for p in games["path"]], split)
+        out += present_or_download(
+            [str(DATA_ROOT / p / LABELS_NAME) for p in games["path"]], split
+        )
     return out
 
 
@@ -206,8 +209,8 @@ def predict_sets(wildcards):
     )
 
 
-#: Threads of a rule that takes the whole machine in a local run (training, inference): a fixed
-#: count, not workflow.cores, which a cluster executor leaves undefined (reading it fails the
+#: Threads of a rule that takes the whole machine in a local run (training and inference), a
+#: fixed count, not workflow.cores, which a cluster executor leaves undefined (reading it fails the
 #: whole run under --profile profiles/slurm). Local runs scale it down to --cores; on a cluster
 #: the profile's cpus_per_task sizes the job instead.
 ALL_CORES = 1024
@@ -221,3 +224,48 @@ def launch_prefix(wildcards, resources):
 def launch_geometry(wildcards, resources):
     """Params function: `--devices G --num-nodes N` from the rule's resources."""
     return stage_geometry(resources)
+
+
+def teacher_init(wildcards):
+    """Input function: the teacher's starting weights (config teacher_init), if any."""
+    init = config.get("teacher_init")
+    return {"init": init} if init else {}
+
+
+def teacher_init_arg(wildcards, input):
+    return f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
+
+
+def train_stores4(wildcards):
+    """Input function: the 4 fps frame stores of the train split (the teacher's windows)."""
+    return decoded_stores(rates=[4], splits=["train"])
+
+
+def bank_folder(key, output=False):
+    """Params function: the folder of a feature bank (``<folder>/<game>/<half>.npy``), read
+    off the rule's own input (or output) files rather than hard-coded."""
+
+    def folder(wildcards, input):
+        files = input[key]
+        first = files if isinstance(files, str) else files[0]
+        return str(Path(first).parents[1])
+
+    def out_folder(wildcards, output):
+        files = output[key]
+        first = files if isinstance(files, str) else files[0]
+        return str(Path(first).parents[1])
+
+    return out_folder if output else folder
+
+
+_split_labels = split_labels_input(GAMES, DATA_ROOT)
+
+
+def split_labels(wildcards):
+    """Input function: the labels of the games of {split} (or their download)."""
+    return present_or_download(_split_labels(wildcards), wildcards.split)
+
+
+def game_labels(wildcards):
+    """Input function: the Labels-v2.json of {game} (or the download of its split)."""
+    return present_or_download([labels(wildcards)], GAMES.loc[wildcards.game, "split"])

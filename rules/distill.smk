@@ -29,7 +29,7 @@ rule distill:
     threads: ALL_CORES
     params:
         frames=P.FRAMES_DIR.format(fps=2),
-        features=P.PCA_DIR,
+        features=bank_folder("features"),
         sets=run_sets("distill"),
         launch=launch_prefix,
         geometry=launch_geometry,

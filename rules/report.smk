@@ -75,7 +75,7 @@ rule plot_training:
 rule plot_timeline:
     input:
         results=P.NMS,
-        labels=labels,
+        labels=game_labels,
     output:
         png=report(
             P.REPORT_TIMELINE,
@@ -89,5 +89,6 @@ rule plot_timeline:
         "../environment.yml"
     params:
         game=game_path,
+        labels=labels,
     script:
         "../scripts/plot_timeline.py"

@@ -45,19 +45,6 @@ SUMMARY_SPLITS = [
 # the runs of ensemble {run}, the labels of the games of {split}.
 spotting_raw = raw_scores_input(SPOTTING_ENSEMBLES)
 ensemble_members = ensemble_members_input(SPOTTING_ENSEMBLES)
-_split_labels = split_labels_input(GAMES, DATA_ROOT)
-
-
-def split_labels(wildcards):
-    """Input function: the labels of the games of {split} (or their download)."""
-    return present_or_download(_split_labels(wildcards), wildcards.split)
-
-# Target lists for the Snakefile: evaluation_targets(runs, splits, DEFAULT_NMS) and
-# sweep_targets(runs, splits).
-
-
-wildcard_constraints:
-    nms=SLUG_PATTERN,
 
 
 rule predict:

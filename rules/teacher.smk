@@ -5,21 +5,6 @@
 from comedian import paths as P
 
 
-def teacher_init(wildcards):
-    """Input function: the teacher's starting weights (config teacher_init), if any."""
-    init = config.get("teacher_init")
-    return {"init": init} if init else {}
-
-
-def teacher_init_arg(wildcards, input):
-    return f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
-
-
-def train_stores4(wildcards):
-    """Input function: the 4 fps frame stores of the train split (the teacher's windows)."""
-    return decoded_stores(rates=[4], splits=["train"])
-
-
 rule teacher:
     input:
         unpack(teacher_init),
@@ -87,8 +72,8 @@ rule pca:
     conda:
         "../environment.yml"
     params:
-        features=P.FEATURES_DIR,
-        out=P.PCA_DIR,
+        features=bank_folder("features"),
+        out=bank_folder("features", output=True),
         sets=sets(config.get("pca", {})),
     shell:
         "python -m comedian pca --games {input.games:q} --features {params.features:q} "

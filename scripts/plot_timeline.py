@@ -10,6 +10,6 @@ game = snakemake.params.game  # noqa: F821
 plot_game_timeline(
     snakemake.output.png,  # noqa: F821
     Path(snakemake.input.results) / game / RESULTS_NAME,  # noqa: F821
-    snakemake.input.labels,  # noqa: F821
+    snakemake.params.labels,  # noqa: F821  (the file itself; the input may be its download)
     title=f"{game} ({snakemake.wildcards.run}, {snakemake.wildcards.nms})",  # noqa: F821
 )

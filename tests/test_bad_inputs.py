@@ -707,6 +707,7 @@ def _cases() -> list[Case]:
         2,
         "--out",
     )
+
     # --- training stages and predict ------------------------------------------------------
     def tr(stage: str, *a: str):  # noqa: ANN202
         return lambda w, o: [stage, "--games", S(w.games), "--frames", S(w.bad), "--labels",

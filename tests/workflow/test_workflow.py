@@ -268,7 +268,8 @@ def test_corrupt_video_fails_alone_under_keep_going(workflow, tmp_path):
     assert proc.returncode != 0
     store = FrameStore(workflow.root / targets[0])
     assert store.num_frames == 8
-    assert np.asarray(store.read(0, 1)).shape[1:] == (224, 398, 3)
+    size = yaml.safe_load((workflow.root / "config/config.yaml").read_text())["decode"]["size"]
+    assert np.asarray(store.read(0, 1)).shape[1:] == (*(size or (224, 398)), 3)
     assert not (workflow.root / targets[1]).exists()
     log = (workflow.root / f"logs/decode/2fps/{slugify(bad)}/1.log").read_text()
     assert str(root / bad / "1_224p.mkv") in log
