@@ -238,7 +238,7 @@ def test_real_run_from_video_to_metric_with_spaces_and_quotes_in_game_names(work
         "summary.png",
         "class_ap.png",
         "training.png",
-        f"timeline/tiny/test/soft_w20_t0.001_m0/{slug}.png",
+        f"timeline/vivit/test/soft_w20_t0.001_m0/{slug}.png",
     }
     workflow.run("--cores", "1", "--configfile", "config/tiny.yaml", "--report", "report.html")
     html = (workflow.root / "report.html").read_text(encoding="utf-8", errors="replace")

@@ -127,7 +127,7 @@ def report_targets(
     out = []
     if runs and splits:
         out += [paths.REPORT_SUMMARY, paths.REPORT_CLASS_AP]
-    if trained_runs:
+    if trained_runs and runs and splits:  # nothing is trained when nothing is scored
         out.append(paths.REPORT_TRAINING)
     split, games = timelines
     out += [
