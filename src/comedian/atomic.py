@@ -95,10 +95,7 @@ def remove_stale_temporaries(folder: str | os.PathLike[str], *, recursive: bool 
     for p in sorted(found, key=lambda q: len(q.parts)):
         if temporary_target(p.name) is None or not (p.exists() or p.is_symlink()):
             continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
+        _remove(p)
         removed += 1
     return removed
 
@@ -114,12 +111,17 @@ def remove_stale_siblings(path: str | os.PathLike[str]) -> int:
     removed = 0
     for p in final.parent.glob(f".{glob_escape(final.name)}.*{TMP_SUFFIX}"):
         if temporary_target(p.name) == final.name:
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
+            _remove(p)
             removed += 1
     return removed
+
+
+def _remove(p: Path) -> None:
+    """Delete a leftover temporary file or folder (a link itself, never its target)."""
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
 
 
 def glob_escape(name: str) -> str:

@@ -148,23 +148,19 @@ def resolve_precision(cfg: TrainConfig) -> str:
 def no_weight_decay_set(module: nn.Module) -> set[str]:
     """Names (relative to ``module``) of the parameters the modules inside it exclude.
 
-    Every submodule that defines ``no_weight_decay()`` names its own parameters (relative to
-    itself); a parameter of no such module is decayed unless it is a bias.
+    The outermost submodules that define ``no_weight_decay()`` name their own parameters
+    (relative to themselves); any other bias is excluded too.
     """
-    names: set[str] = set()
-    covered: set[str] = set()
+    names = {n for n, _ in module.named_parameters() if n == "bias" or n.endswith(".bias")}
+    owners: list[str] = []
     for prefix, mod in module.named_modules():
-        if hasattr(mod, "no_weight_decay") and not any(
-            prefix == c or prefix.startswith(f"{c}.") for c in covered if c
-        ):
-            dot = f"{prefix}." if prefix else ""
-            names |= {dot + n for n in mod.no_weight_decay()}
-            covered.add(prefix)
-            if not prefix:
-                break
-    for name, _ in module.named_parameters():
-        if name.endswith(".bias") or name == "bias":
-            names.add(name)
+        if not hasattr(mod, "no_weight_decay"):
+            continue
+        if any(prefix == o or prefix.startswith(f"{o}.") or not o for o in owners):
+            continue  # inside a module that already named its parameters
+        owners.append(prefix)
+        dot = f"{prefix}." if prefix else ""
+        names |= {dot + n for n in mod.no_weight_decay()}
     return names
 
 
