@@ -2,9 +2,12 @@
 resume and the exported model file.
 
 Usage (inside a stage's ``run``):
-    trainer = build_trainer(cfg, out_dir, monitor_log=log_path)
-    fit(trainer, task, train_loader, val_loader, cfg=cfg, out_dir=out_dir)
+    trainer = build_trainer(cfg, out_dir)
+    trainer.fit(task, loader, ckpt_path=resume_checkpoint(out_dir, config_digest(cfg)))
     export_model(out_dir / "model.pt", task.model, arch=cfg.arch, model_kwargs=..., config=cfg)
+
+or, for a stage without validation, all of it (resume, fit, export and publish on rank 0):
+    fit_and_publish(task, loader, cfg, out=paths.out, stage=STAGE, paths=paths, export=write)
 
 What every training stage gets:
 
@@ -50,7 +53,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from comedian.atomic import atomic_path
-from comedian.config import to_dict
+from comedian.config import to_dict, write_resolved
 
 log = logging.getLogger(__name__)
 
@@ -395,14 +398,22 @@ def resume_checkpoint(out_dir: Path, digest: str) -> Path | None:
         (rdir / LOG_NAME).unlink(missing_ok=True)  # a log without checkpoint: start afresh
         return None
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=False).get("comedian_digest")
+        # memory-mapped: only the small header entries are read, not the weights
+        doc = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        saved = doc.get("comedian_digest")
+        del doc
+    except FileNotFoundError:
+        return None  # another rank of the same job set it aside first
     except Exception as err:  # noqa: BLE001 - any unreadable checkpoint means start afresh
         log.warning("%s: unreadable resume checkpoint (%s); training restarts", path, err)
         saved = None
     if saved != digest:
         if saved is not None:
             log.warning("%s was written with other settings; training restarts", path)
-        os.replace(path, path.with_name(RESUME_NAME + ".stale"))
+        try:
+            os.replace(path, path.with_name(RESUME_NAME + ".stale"))
+        except FileNotFoundError:
+            pass  # every rank calls this before the process group exists: one of them won
         (rdir / LOG_NAME).unlink(missing_ok=True)
         return None
     log.info("resuming from %s", path)
@@ -419,6 +430,48 @@ def finish(out_dir: Path, log_out: Path) -> None:
         else:
             tmp.write_text(",".join(LOG_COLUMNS) + "\n")
     shutil.rmtree(rdir, ignore_errors=True)
+
+
+def fit_and_publish(
+    task: pl.LightningModule,
+    loader: DataLoader,
+    cfg: TrainConfig,
+    *,
+    out: Path,
+    stage: str,
+    paths: Any,
+    export: Callable[[Path], None],
+) -> None:
+    """Train (resuming from ``.resume/last.ckpt`` beside ``out`` when it matches ``cfg``), then
+    on rank 0 export the model to ``out``, publish the CSV log and the resolved config.
+
+    ``cfg.epochs == 0`` skips training: the model is exported as it was built (e.g. a teacher
+    given as finished weights).
+    """
+    out_dir = Path(out).parent
+    rank = 0
+    if cfg.epochs > 0:
+        trainer = build_trainer(cfg, out_dir)
+        ckpt = resume_checkpoint(out_dir, config_digest(cfg))
+        trainer.fit(task, loader, ckpt_path=ckpt)
+        rank = trainer.global_rank
+        first, last = task_losses(out_dir)
+        log.info("%s: loss %s -> %s", stage, first, last)
+    if rank != 0:
+        return
+    export(Path(out))
+    finish(out_dir, out_dir / LOG_NAME)
+    write_resolved(out_dir / "config.resolved.yaml", stage=stage, config=cfg, paths=paths)
+
+
+def task_losses(out_dir: Path) -> tuple[str, str]:
+    """First and last logged loss of the live CSV log (for the stage's log line)."""
+    path = Path(out_dir) / ".resume" / LOG_NAME
+    if not path.exists():
+        return "?", "?"
+    rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
+    losses = [r[3] for r in rows if len(r) > 3 and r[3]]
+    return (losses[0], losses[-1]) if losses else ("?", "?")
 
 
 # -- exported model -------------------------------------------------------------------------

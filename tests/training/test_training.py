@@ -15,6 +15,7 @@ from comedian.training import (
     export_model,
     param_groups,
     read_model_file,
+    resume_checkpoint,
     warmup_cosine,
 )
 
@@ -114,3 +115,35 @@ def test_exported_model_reloads_weights_only_and_gives_the_same_outputs(tmp_path
     x = torch.randn(2, 3, 8, 16, 16)
     torch.testing.assert_close(again(x), model(x))
     assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def _resume_files(tmp_path, digest: str | None, payload: bytes | None = None):
+    rdir = tmp_path / ".resume"
+    rdir.mkdir(parents=True)
+    log = rdir / "train_log.csv"
+    log.write_text("step,epoch,lr,loss\n1,0,0.1,0.5\n")
+    ckpt = rdir / "last.ckpt"
+    if payload is not None:
+        ckpt.write_bytes(payload)
+    elif digest is not None:
+        torch.save({"comedian_digest": digest, "state_dict": {"w": torch.ones(3)}}, ckpt)
+    return ckpt, log
+
+
+def test_resume_checkpoint_takes_only_a_checkpoint_of_the_same_settings(tmp_path):
+    ckpt, log = _resume_files(tmp_path / "same", "abc")
+    assert resume_checkpoint(tmp_path / "same", "abc") == ckpt
+    assert ckpt.exists() and log.exists()  # the log continues with the resumed run
+
+    ckpt, log = _resume_files(tmp_path / "other", "abc")
+    assert resume_checkpoint(tmp_path / "other", "xyz") is None
+    assert not ckpt.exists() and ckpt.with_name("last.ckpt.stale").exists()  # set aside
+    assert not log.exists()  # its rows belong to the other settings
+
+    ckpt, log = _resume_files(tmp_path / "bad", None, payload=b"not a checkpoint")
+    assert resume_checkpoint(tmp_path / "bad", "abc") is None
+    assert ckpt.with_name("last.ckpt.stale").read_bytes() == b"not a checkpoint"
+
+    ckpt, log = _resume_files(tmp_path / "none", None)
+    assert resume_checkpoint(tmp_path / "none", "abc") is None
+    assert not log.exists()  # a log without its checkpoint cannot be continued

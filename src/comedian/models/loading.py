@@ -190,3 +190,21 @@ def init_trunk(model: nn.Module, path: str | Path, trust_pickle: bool = False) -
     unused = sorted(set(sd) - set(trunk_keys) - {k for k in sd if k.startswith("head.")})
     log.info("%s: trunk initialized (%d tensors); unused: %s", path, len(trunk_keys), unused)
     return {"mode": "trunk", "copied": len(trunk_keys), "unused": unused}
+
+
+#: The only architecture with a spatial ViT to pretrain and a temporal stage to distill into.
+PRETRAINED_ARCH = "vivit_tiny"
+#: ViViT builder keys that the step-1 ViT shares (method.md §5 initialization).
+VIT_KEYS = (
+    "img_size", "patch_size", "tube_size", "in_chans", "embed_dim", "depth", "num_heads",
+    "mlp_ratio", "drop_path_rate",
+)  # fmt: skip
+
+
+def check_arch(arch: str, stage: str) -> None:
+    """Refuse runs whose architecture the pretraining stages cannot serve (one line)."""
+    if arch != PRETRAINED_ARCH:
+        raise ValueError(
+            f"{stage}: arch {arch!r} cannot be pretrained; steps 1-2 exist for "
+            f"{PRETRAINED_ARCH} only (set pretrain: false for this run)"
+        )

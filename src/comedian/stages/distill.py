@@ -31,18 +31,18 @@ import numpy as np
 from comedian.data.pretrain import (
     DistillClips,
     DrawnKeys,
+    collate,
     distill_draw,
     open_stores,
     split_half_paths,
 )
 from comedian.data.transforms import AugmentConfig
 from comedian.models import build_model
-from comedian.models.loading import init_trunk
+from comedian.models.loading import check_arch, init_trunk
 from comedian.paths import BANK_IN_DIR
-from comedian.stages.pretraining import check_arch, fit_and_publish, make_loader
 from comedian.tasks.base import TrainTask
 from comedian.tasks.distill import DistillTask
-from comedian.training import TrainConfig, export_model
+from comedian.training import TrainConfig, export_model, fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
     dataset = DistillClips(stores, banks, clip_rows=clip_rows, align=cfg.align)
     draw = distill_draw([s.num_frames for s in stores], cfg.windows_per_half, clip_rows)
     sampler = DrawnKeys(draw, seed=cfg.seed)
-    loader = make_loader(dataset, sampler, cfg.device_batch_size, cfg)
+    loader = make_loader(dataset, sampler, cfg.device_batch_size, cfg, collate)
     task = DistillTask(
         model, cfg, teacher_dim=int(banks[0].shape[1]),
         augment=dataclasses.replace(cfg.augment, img_size=int(model.img_size)),

@@ -24,13 +24,20 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from comedian.data.pretrain import ShuffledKeys, SslPairs, open_stores, split_half_paths, ssl_keys
+from comedian.data.pretrain import (
+    ShuffledKeys,
+    SslPairs,
+    collate,
+    open_stores,
+    split_half_paths,
+    ssl_keys,
+)
 from comedian.data.transforms import AugmentConfig
 from comedian.models import build_model
-from comedian.stages.pretraining import VIT_KEYS, check_arch, fit_and_publish, make_loader
+from comedian.models.loading import VIT_KEYS, check_arch
 from comedian.tasks.base import TrainTask
 from comedian.tasks.ssl import SslTask
-from comedian.training import TrainConfig, export_model
+from comedian.training import TrainConfig, export_model, fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +90,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
         [p for _, _, p in split_half_paths(paths.games, cfg.train_split, paths.frames)], fps=2
     )
     sampler = ShuffledKeys(ssl_keys([s.num_frames for s in stores]), seed=cfg.seed)
-    loader = make_loader(SslPairs(stores), sampler, cfg.device_batch_size, cfg)
+    loader = make_loader(SslPairs(stores), sampler, cfg.device_batch_size, cfg, collate)
     task = SslTask(
         trunk, cfg,
         view1=dataclasses.replace(cfg.view1, img_size=img),

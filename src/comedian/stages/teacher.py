@@ -34,6 +34,7 @@ from comedian.data.labels import read_labels
 from comedian.data.pretrain import (
     DrawnKeys,
     TeacherWindows,
+    collate,
     open_stores,
     split_half_paths,
     teacher_draw,
@@ -44,10 +45,9 @@ from comedian.data.windows import teacher_targets
 from comedian.models import build_model
 from comedian.models.loading import copy_weights, is_exported, read_weights_file
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
-from comedian.stages.pretraining import fit_and_publish, make_loader
 from comedian.tasks.base import TrainTask
 from comedian.tasks.teacher import TeacherTask
-from comedian.training import TrainConfig, export_model
+from comedian.training import TrainConfig, export_model, fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
     num_rows = [s.num_frames for s in stores]
     dataset = TeacherWindows(stores4, num_rows, targets, fps=cfg.fps, window_s=cfg.window_s)
     sampler = DrawnKeys(teacher_draw(num_rows, cfg.window_stride), seed=cfg.seed)
-    loader = make_loader(dataset, sampler, cfg.device_batch_size, cfg)
+    loader = make_loader(dataset, sampler, cfg.device_batch_size, cfg, collate)
     augment = dataclasses.replace(cfg.augment, img_size=cfg.img_size)
     task = TeacherTask(
         model, cfg, augment=augment, mixup_alpha=cfg.mixup_alpha, momentum=cfg.momentum
