@@ -64,3 +64,13 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> TinyData:
         (root / "data" / path / "Labels-v2.json").write_text(json.dumps({"annotations": anns}))
     return TinyData(root, games, root / "decode/2fps", root / "decode/4fps", root / "data",
                     tuple(table["slug"]))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def chain(tiny_data: TinyData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pretrain -> teacher -> extract_features -> pca -> distill once on the tiny stores."""
+    from pretrain_tiny import run_chain
+
+    out = tmp_path_factory.mktemp("results")
+    run_chain(tiny_data, out)
+    return out

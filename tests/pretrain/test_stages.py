@@ -3,62 +3,16 @@ distill, then finetune_head starts from the distilled ViViT."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-import pytest
 import torch
 import yaml
-from pretrain_tiny import RESNET, VIVIT
+from pretrain_tiny import VIVIT, csv_steps
 
-from comedian.cli import main
 from comedian.data.frames import FrameStore
 from comedian.data.pca import PcaTransform
 from comedian.models import build_model, model_from_checkpoint
 from comedian.models.loading import init_trunk
 from comedian.training import read_model_file
-
-
-def sets(**kw: object) -> list[str]:
-    return [a for k, v in kw.items() for a in ("--set", f"{k}={json.dumps(v)}")]
-
-
-def csv_steps(path: Path) -> list[int]:
-    rows = path.read_text().splitlines()[1:]
-    return [int(r.split(",")[0]) for r in rows if r.split(",")[3]]
-
-
-COMMON = {"accelerator": "cpu", "num_workers": 0, "epochs": 1}
-
-
-@pytest.fixture(scope="module")
-def chain(tiny_data, tmp_path_factory):
-    """Run the five stages once; the tests below check each one's outputs."""
-    out = tmp_path_factory.mktemp("results")
-    d = tiny_data
-    main(["pretrain", "--games", str(d.games), "--frames", str(d.frames2),
-          "--out", str(out / "pretrain/model.pt"),
-          *sets(**COMMON, model=VIVIT, batch_size=40, queue_size=64, proj_hidden=32,
-                proj_dim=16)])  # fmt: skip
-    main(["teacher", "--games", str(d.games), "--frames", str(d.frames2), "--frames4",
-          str(d.frames4), "--labels", str(d.labels), "--out", str(out / "teacher/model.pt"),
-          *sets(**COMMON, model=RESNET, batch_size=4, window_stride=20, img_size=16)])  # fmt: skip
-    for slug in d.slugs:
-        for half in (1, 2):
-            main(["extract-features", "--model", str(out / "teacher/model.pt"),
-                  "--frames4", str(d.frames4 / slug / f"{half}.frames"),
-                  "--frames", str(d.frames2 / slug / f"{half}.frames"),
-                  "--out", str(out / f"features/{slug}/{half}.npy"), "--batch-size", "16"])  # fmt: skip
-    main(["pca", "--games", str(d.games), "--features", str(out / "features"),
-          "--transform", str(out / "pca/transform.npz"), "--out", str(out / "pca/features"),
-          "--n-components", "8"])  # fmt: skip
-    main(["distill", "--games", str(d.games), "--frames", str(d.frames2), "--features",
-          str(out / "pca/features"), "--init", str(out / "pretrain/model.pt"),
-          "--out", str(out / "distill/model.pt"),
-          *sets(**COMMON, model=VIVIT, batch_size=2, windows_per_half=1, queue_size=32,
-                proj_hidden=32)])  # fmt: skip
-    return out
 
 
 def test_pretrain_exports_the_vit_after_two_steps(chain):
