@@ -1,0 +1,243 @@
+"""Pretraining loaders' throughput against their training step rate on the same machine.
+
+Usage:
+    python benchmarks/pretrain.py [--games results/games/games.tsv] \\
+        [--frames results/decode/2fps] [--frames4 results/decode/4fps] \\
+        [--features results/pca/features] [--batches 20] [--steps 5] [--stages ssl teacher distill]
+    python benchmarks/pretrain.py --paper --frames F2 --frames4 F4 --no-step   # 398x224 stores
+
+For each pretraining stage, the stage's own dataset and sampler on the train split's frame stores
+(JPEG decode in DataLoader workers, collate, no augmentation):
+
+* ``ssl`` (``pretrain``, method.md §2): one item = the 2 frames of one second;
+* ``teacher`` (§3): one item = a 4 s window of 16 frames from the 4 fps store;
+* ``distill`` (§5): one item = a 64 s clip of 128 frames and its 64 teacher vectors;
+
+measured with 0, 2 and all cores' workers, and the stage's training step (the task's batch
+augmentation, forward, loss, backward, optimizer step) on the same batches, in the same process.
+The ratio loader/step says whether data loading keeps up: above 1 it does. Models and batch
+sizes are the demo's (config/config.yaml); ``--paper`` builds the paper's (ViT-Tiny / ViViT-Tiny
+at 224 px, ResNet3D-50), and teacher vectors of the paper's width are drawn at random when
+``--features`` has none for the stores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader, Dataset
+
+from comedian.config import apply_overrides
+from comedian.data.pretrain import (
+    DistillClips,
+    DrawnKeys,
+    ShuffledKeys,
+    SslPairs,
+    TeacherWindows,
+    collate,
+    distill_draw,
+    open_stores,
+    split_half_paths,
+    ssl_keys,
+    teacher_draw,
+)
+from comedian.data.transforms import AugmentConfig
+from comedian.models import build_model
+from comedian.paths import BANK_IN_DIR
+from comedian.stages import distill as distill_stage
+from comedian.stages import pretrain as pretrain_stage
+from comedian.stages import teacher as teacher_stage
+from comedian.tasks.distill import DistillTask
+from comedian.tasks.ssl import SslTask
+from comedian.tasks.teacher import TeacherTask
+from comedian.training import build_optimizer
+
+ROOT = Path(__file__).resolve().parent.parent
+PAPER_VIVIT: dict[str, Any] = {}  # the builders' defaults are the paper's
+PAPER_RESNET: dict[str, Any] = {}
+
+
+def demo_settings(config: Path) -> dict[str, Any]:
+    doc = yaml.safe_load(config.read_text())
+    model = doc["runs"]["vivit"]["model"]
+    return {
+        "ssl": {**doc["pretrain"], "model": model},
+        "teacher": dict(doc["teacher"]),
+        "distill": {**doc["distill"], "model": model},
+    }
+
+
+def loader_rate(
+    dataset: Dataset, sampler: Any, workers: int, batch_size: int, batches: int
+) -> float:
+    """Items per second delivered by the DataLoader (after a warm-up batch)."""
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        persistent_workers=workers > 0,
+    )
+    it = iter(loader)
+    next(it)
+    start, n = time.perf_counter(), 0
+    for _ in range(batches):
+        try:
+            batch = next(it)
+        except StopIteration:
+            sampler.set_epoch(sampler.epoch + 1)
+            it = iter(loader)
+            batch = next(it)
+        n += len(batch["frames"])
+    return n / (time.perf_counter() - start)
+
+
+def step_rate(task: Any, batch: dict[str, torch.Tensor], steps: int) -> float:
+    """Training items per second of one process: the task's augmentation, step, backward and
+    its own optimizer (Lightning's loop without Lightning)."""
+    task.train()
+    opt = build_optimizer(task, task.cfg, 1000, 100, task.trainable_names(),
+                          sgd_momentum=task.sgd_momentum)["optimizer"]  # fmt: skip
+    for i in range(steps + 1):
+        if i == 1:
+            start = time.perf_counter()
+        b = task.on_after_batch_transfer({k: v.clone() for k, v in batch.items()}, 0)
+        loss = task.training_step(b, i)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if isinstance(task, SslTask):
+            task.momentum_update(task.base_momentum)
+    return steps * len(batch["frames"]) / (time.perf_counter() - start)
+
+
+def random_banks(stores: list, dim: int, folder: Path) -> list[np.ndarray]:
+    banks = []
+    for i, s in enumerate(stores):
+        path = folder / f"{i}.npy"
+        np.save(path, np.random.default_rng(i).standard_normal((s.num_frames, dim), np.float32))
+        banks.append(np.load(path, mmap_mode="r"))
+    return banks
+
+
+def build(stage: str, args: argparse.Namespace, settings: dict, tmp: Path) -> tuple:
+    """(dataset, sampler, batch size, task factory) of one stage, as its stage module builds
+    them (method.md §2, §3, §5)."""
+    s = dict(settings[stage])
+    halves = split_half_paths(args.games, "train", args.frames)
+    stores = open_stores([p for _, _, p in halves], fps=2)
+    if stage == "ssl":
+        cfg = apply_overrides(pretrain_stage.Config(), s)
+        kwargs = pretrain_stage.vit_kwargs(PAPER_VIVIT if args.paper else cfg.model)
+        sampler = ShuffledKeys(ssl_keys([st.num_frames for st in stores]), seed=0)
+
+        def task() -> SslTask:
+            trunk = build_model("vit_tiny", **kwargs)
+            img = int(trunk.img_size)
+            return SslTask(trunk, cfg, view1=AugmentConfig.ssl_view(1, img),
+                           view2=AugmentConfig.ssl_view(2, img),
+                           proj_hidden=cfg.proj_hidden, proj_dim=cfg.proj_dim,
+                           queue_size=cfg.queue_size)  # fmt: skip
+
+        return SslPairs(stores), sampler, cfg.batch_size, task
+    if stage == "teacher":
+        cfg = apply_overrides(teacher_stage.Config(), s)
+        halves4 = split_half_paths(args.games, "train", args.frames4)
+        stores4 = open_stores([p for _, _, p in halves4], fps=cfg.fps)
+        rows = [st.num_frames for st in stores]
+        targets = [np.zeros((n, 17), np.uint8) for n in rows]
+        dataset = TeacherWindows(stores4, rows, targets, fps=cfg.fps, window_s=cfg.window_s)
+        stride = 1 if args.paper else cfg.window_stride
+        sampler = DrawnKeys(teacher_draw(rows, stride), seed=0)
+        model_kwargs = {**(PAPER_RESNET if args.paper else cfg.model), "num_classes": 17}
+        img = 224 if args.paper else cfg.img_size
+
+        def task() -> TeacherTask:
+            aug = dataclasses.replace(cfg.augment, img_size=img)
+            return TeacherTask(build_model(cfg.arch, **model_kwargs), cfg, augment=aug,
+                               mixup_alpha=cfg.mixup_alpha, momentum=cfg.momentum)  # fmt: skip
+
+        return dataset, sampler, cfg.batch_size, task
+    cfg = apply_overrides(distill_stage.Config(), s)
+    kwargs = {k: v for k, v in (PAPER_VIVIT if args.paper else cfg.model).items()}
+    probe = build_model("vivit_tiny", **kwargs)
+    clip_rows = int(probe.num_tubelets) * int(kwargs.get("tube_size", 2))
+    banks = []
+    for slug, half, _ in halves:
+        path = Path(args.features) / BANK_IN_DIR.format(game=slug, half=half)
+        if not path.is_file():
+            banks = random_banks(stores, 512 if args.paper else 64, tmp)
+            break
+        banks.append(np.load(path, mmap_mode="r"))
+    dataset = DistillClips(stores, banks, clip_rows=clip_rows, align=cfg.align)
+    draw = distill_draw([st.num_frames for st in stores], cfg.windows_per_half, clip_rows)
+    sampler = DrawnKeys(draw, seed=0)
+
+    def task() -> DistillTask:
+        model = build_model("vivit_tiny", **kwargs)
+        aug = AugmentConfig.distill(int(model.img_size))
+        return DistillTask(model, cfg, teacher_dim=int(banks[0].shape[1]), augment=aug,
+                           proj_hidden=cfg.proj_hidden, queue_size=cfg.queue_size)  # fmt: skip
+
+    return dataset, sampler, cfg.batch_size, task
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--games", type=Path, default=Path("results/games/games.tsv"))
+    p.add_argument("--frames", type=Path, default=Path("results/decode/2fps"))
+    p.add_argument("--frames4", type=Path, default=Path("results/decode/4fps"))
+    p.add_argument("--features", type=Path, default=Path("results/pca/features"))
+    p.add_argument("--config", type=Path, default=ROOT / "config/config.yaml")
+    p.add_argument("--stages", nargs="+", default=["ssl", "teacher", "distill"])
+    p.add_argument("--batches", type=int, default=20)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--workers", type=int, nargs="+", help="worker counts (default 0, 2, cores)")
+    p.add_argument("--batch-size", type=int, help="loader batch (default: the stage's)")
+    p.add_argument("--paper", action="store_true", help="the paper's models (224 px)")
+    p.add_argument("--no-step", action="store_true", help="loaders only")
+    args = p.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    warnings.filterwarnings("ignore", message=".*self.log.*")  # no Trainer in this loop
+    print(
+        f"{platform.node()} {platform.processor() or platform.machine()}, {cores} cores, "
+        f"torch {torch.__version__}, {'paper' if args.paper else 'demo'} models"
+    )
+    settings = demo_settings(args.config)
+    workers = args.workers or sorted({0, 2, cores})
+    with tempfile.TemporaryDirectory() as tmp:
+        for stage in args.stages:
+            dataset, sampler, batch_size, make_task = build(stage, args, settings, Path(tmp))
+            batch_size = args.batch_size or batch_size
+            frames = dataset[sampler.keys[0]]["frames"].shape
+            rates = {w: loader_rate(dataset, sampler, w, batch_size, args.batches)
+                     for w in workers}  # fmt: skip
+            line = f"{stage}: items of {tuple(frames)} uint8, batch {batch_size}"
+            step = None
+            if not args.no_step:
+                torch.manual_seed(0)
+                step_batch = collate([dataset[k] for k in sampler.keys[: min(batch_size, 8)]])
+                step = step_rate(make_task(), step_batch, args.steps)
+                line += f"; training step {step:.2f} items/s"
+            print(line)
+            for w, r in rates.items():
+                ratio = "" if step is None else f" = {r / step:.1f}x the training step rate"
+                print(f"  loader, {w} workers: {r:.1f} items/s{ratio}")
+
+
+if __name__ == "__main__":
+    main()
