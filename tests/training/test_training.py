@@ -147,3 +147,26 @@ def test_resume_checkpoint_takes_only_a_checkpoint_of_the_same_settings(tmp_path
     ckpt, log = _resume_files(tmp_path / "none", None)
     assert resume_checkpoint(tmp_path / "none", "abc") is None
     assert not log.exists()  # a log without its checkpoint cannot be continued
+
+
+def test_compile_compiles_the_tasks_networks_in_place_keeping_their_keys():
+    from comedian.data.transforms import AugmentConfig
+    from comedian.tasks.ssl import SslTask
+
+    def compiled(module: torch.nn.Module) -> bool:
+        return getattr(module, "_compiled_call_impl", None) is not None
+
+    eager = SpottingTask(build_model("vivit_tiny", **TINY), TrainConfig())
+    eager.configure_model()
+    assert not compiled(eager.model)
+    task = SpottingTask(build_model("vivit_tiny", **TINY), TrainConfig(compile=True))
+    keys = list(task.state_dict())
+    task.configure_model()
+    assert compiled(task.model) and list(task.state_dict()) == keys  # no _orig_mod prefix
+    vit = {k: TINY[k] for k in ("img_size", "patch_size", "embed_dim", "depth", "num_heads")}
+    ssl = SslTask(build_model("vit_tiny", **vit), TrainConfig(compile=True),
+                  view1=AugmentConfig.ssl_view(1, 16), view2=AugmentConfig.ssl_view(2, 16),
+                  proj_hidden=8, proj_dim=4, queue_size=8)  # fmt: skip
+    ssl.configure_model()
+    assert compiled(ssl.trunk) and compiled(ssl.momentum_trunk)
+    assert not compiled(ssl.projector)

@@ -7,7 +7,8 @@ Usage:
             return self.record_loss(loss)
 
 A subclass sets ``self.cfg`` (a :class:`comedian.training.TrainConfig`) and may override
-:meth:`trainable_names` (e.g. the head only in classifier init). The config digest goes into
+:meth:`trainable_names` (e.g. the head only in classifier init) and ``compiled_modules`` (the
+networks ``compile: true`` compiles; default ``model``). The config digest goes into
 every Lightning checkpoint, so a resume never mixes settings (:mod:`comedian.training`).
 """
 
@@ -35,6 +36,19 @@ class TrainTask(pl.LightningModule):
 
     #: SGD momentum for an SGD task (the teacher); None: AdamW.
     sgd_momentum: float | None = None
+    #: The networks ``cfg.compile`` compiles (attribute names of the task).
+    compiled_modules: tuple[str, ...] = ("model",)
+
+    def configure_model(self) -> None:
+        """``cfg.compile``: torch.compile the task's networks in place (Lightning calls this
+        before it wraps the task for DDP). In place, so state-dict keys, checkpoints and the
+        exported model are those of the eager network."""
+        if not self.cfg.compile:
+            return
+        for name in self.compiled_modules:
+            module = getattr(self, name)
+            if getattr(module, "_compiled_call_impl", None) is None:
+                module.compile()
 
     def trainable_names(self) -> Iterable[str] | None:
         """Parameter names the optimizer updates (None: all that require gradients)."""

@@ -45,6 +45,8 @@ class SslTask(TrainTask):
         momentum: Momentum at step 0 (0.99).
     """
 
+    compiled_modules = ("trunk", "momentum_trunk")
+
     def __init__(
         self,
         trunk: nn.Module,

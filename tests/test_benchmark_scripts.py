@@ -1,0 +1,32 @@
+"""The GPU throughput script runs every stage's step on a CPU at tiny size (it is run by hand
+on a GPU for the paper's numbers, so the suite keeps its code path working)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks/throughput.py"
+
+
+def test_throughput_script_measures_every_stage_and_sums_the_recipe():
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tiny", "--steps", "1", "--warmup", "1",
+         "--precision", "32-true", "--half-s", "100"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = dict(re.findall(r"^(\w+): ([\d.]+) items/s", run.stdout, re.M))
+    assert set(rows) == {"pretrain", "teacher", "extract_features", "distill", "finetune_head",
+                         "finetune"}  # fmt: skip
+    assert all(float(v) > 0 for v in rows.values())
+    # the recipe's item counts with 100 s halves: 600 train halves, 1,100 for extraction
+    assert "recipe 6,000,000 items" in run.stdout  # pretrain: 600 x 100 s x 100 epochs
+    assert "recipe 12,000,000 items" in run.stdout  # teacher: 600 x 200 rows x 100 epochs
+    assert "recipe 220,000 items" in run.stdout  # extraction: 1,100 x 200 rows
+    assert "recipe 2,280,000 items" in run.stdout  # distill: 600 x 38 x 100
+    hours = [float(h) for h in re.findall(r"= ([\d.]+) device-hours", run.stdout)]
+    total = float(re.search(r"total: ([\d.]+) hours", run.stdout).group(1))
+    assert abs(total - sum(hours)) <= 0.05 * len(hours) + 1e-9
