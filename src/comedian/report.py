@@ -56,8 +56,10 @@ def summarize(results: Path) -> str:
             if isinstance(values, dict) and "a_mAP" in values
         ]
         lines.append(f"average-mAP {', '.join(parts)}  [{metrics_path}]")
-    for log_path in _visible(sorted(results.glob("*/*/train_log.csv")), results):
-        lines.append(training_line(log_path))
+    # shared stages (teacher) log at results/<stage>/, a run's stages at results/<stage>/<run>/
+    logs = [*results.glob("*/train_log.csv"), *results.glob("*/*/train_log.csv")]
+    for log_path in _visible(sorted(logs), results):
+        lines.append(training_line(log_path, results))
     summary = results / "summary.tsv"
     if summary.exists():
         lines.append("")
@@ -67,12 +69,13 @@ def summarize(results: Path) -> str:
     return "\n".join(lines)
 
 
-def training_line(path: Path) -> str:
-    """``<stage> <run>: N steps, loss first -> last (mean of the first and last 10 steps)``."""
-    stage, run = path.parts[-3], path.parts[-2]
+def training_line(path: Path, results: Path) -> str:
+    """``<stage> [<run>]: N steps, loss first -> last (means of the first and last 10 steps)``,
+    and the best of each validation column."""
+    name = " ".join(path.parent.relative_to(results).parts)
     log = pd.read_csv(path)
     loss = log["loss"].dropna() if "loss" in log else pd.Series(dtype=float)
-    text = f"{stage} {run}: {len(loss)} steps"
+    text = f"{name}: {len(loss)} steps"
     if len(loss):
         text += f", loss {loss.head(10).mean():.4f} -> {loss.tail(10).mean():.4f}"
     for column in log.columns:
