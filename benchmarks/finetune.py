@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from loader_rate import loader_rate
 
 from comedian.data.spotting import SpottingClips, TrainWindowSampler, collate_clips, split_halves
 from comedian.data.transforms import AugmentConfig, ClipAugment
@@ -40,29 +40,11 @@ DEMO_MODEL = {
 }
 
 
-def loader_rate(halves, workers: int, batch_size: int, batches: int) -> float:
-    """Clips per second delivered by the DataLoader (after a warm-up batch)."""
+def spotting_loader_rate(halves, workers: int, batch_size: int, batches: int) -> float:
+    """Clips per second of the spotting loader with the §6 train sampler."""
     sampler = TrainWindowSampler([h.num_rows for h in halves], random_windows=23, seed=0)
-    loader = DataLoader(
-        SpottingClips(halves),
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=collate_clips,
-        persistent_workers=workers > 0,
-    )
-    it = iter(loader)
-    next(it)
-    start, n = time.perf_counter(), 0
-    for _ in range(batches):
-        try:
-            batch = next(it)
-        except StopIteration:
-            sampler.set_epoch(sampler.epoch + 1)
-            it = iter(loader)
-            batch = next(it)
-        n += len(batch["frames"])
-    return n / (time.perf_counter() - start)
+    return loader_rate(SpottingClips(halves), sampler, workers=workers, batch_size=batch_size,
+                       batches=batches, collate_fn=collate_clips)  # fmt: skip
 
 
 def step_rate(model_kwargs: dict, batch: dict, steps: int) -> float:
@@ -101,7 +83,8 @@ def main() -> None:
         f"{halves[0].store.meta['frame_size']}"
     )
     rates = {
-        w: loader_rate(halves, w, args.batch_size, args.batches) for w in sorted({0, 2, cores})
+        w: spotting_loader_rate(halves, w, args.batch_size, args.batches)
+        for w in sorted({0, 2, cores})
     }
     kwargs = {} if args.paper else json.loads(args.model_json)
     batch = collate_clips(

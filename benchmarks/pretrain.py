@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader, Dataset
+from loader_rate import loader_rate
 
 from comedian.config import apply_overrides
 from comedian.data.pretrain import (
@@ -76,32 +76,6 @@ def demo_settings(config: Path) -> dict[str, Any]:
         "teacher": dict(doc["teacher"]),
         "distill": {**doc["distill"], "model": model},
     }
-
-
-def loader_rate(
-    dataset: Dataset, sampler: Any, workers: int, batch_size: int, batches: int
-) -> float:
-    """Items per second delivered by the DataLoader (after a warm-up batch)."""
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=collate,
-        persistent_workers=workers > 0,
-    )
-    it = iter(loader)
-    next(it)
-    start, n = time.perf_counter(), 0
-    for _ in range(batches):
-        try:
-            batch = next(it)
-        except StopIteration:
-            sampler.set_epoch(sampler.epoch + 1)
-            it = iter(loader)
-            batch = next(it)
-        n += len(batch["frames"])
-    return n / (time.perf_counter() - start)
 
 
 def step_rate(task: Any, batch: dict[str, torch.Tensor], steps: int) -> float:
@@ -224,7 +198,8 @@ def main() -> None:
             dataset, sampler, batch_size, make_task = build(stage, args, settings, Path(tmp))
             batch_size = args.batch_size or batch_size
             frames = dataset[sampler.keys[0]]["frames"].shape
-            rates = {w: loader_rate(dataset, sampler, w, batch_size, args.batches)
+            rates = {w: loader_rate(dataset, sampler, workers=w, batch_size=batch_size,
+                                    batches=args.batches, collate_fn=collate)
                      for w in workers}  # fmt: skip
             line = f"{stage}: items of {tuple(frames)} uint8, batch {batch_size}"
             step = None
