@@ -43,7 +43,11 @@ class TinyData:
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> TinyData:
-    root = tmp_path_factory.mktemp("tiny pretrain")
+    return write_tiny_data(tmp_path_factory.mktemp("tiny pretrain"))
+
+
+def write_tiny_data(root: Path) -> TinyData:
+    """Games table, 2 and 4 fps stores and labels of 3 games (2 train, 1 valid) under root."""
     table = games_table(GAMES)
     games = root / "games.tsv"
     write_games_table(table, games)

@@ -58,6 +58,13 @@ def stage_args(
     return [stage, *io, "--out", str(out / stage / "model.pt"), *sets(**values)]
 
 
+def stage_inputs(stage: str, d: Any, inputs: Path, **overrides: object) -> list[str]:
+    """:func:`stage_args` without the stage name and ``--out`` (a rule gives the output)."""
+    args = stage_args(stage, d, inputs, **overrides)[1:]
+    i = args.index("--out")
+    return args[:i] + args[i + 2 :]
+
+
 def run_chain(d: Any, out: Path) -> None:
     """The five pretraining stages once, each for one epoch of 2 steps."""
     main(stage_args("pretrain", d, out))

@@ -191,11 +191,7 @@ def test_gpu_and_ddp_rules_on_the_cluster(slurm_cluster, tmp_path):
 
 def tiny_training_data(root: Path) -> dict[str, Path]:
     """The videoless spotting dataset of tests/training (one train, valid and test game)."""
-    spec = importlib.util.spec_from_file_location(
-        "tiny_training_data", REPO / "tests/training/conftest.py"
-    )
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module = _load("tiny_training_data", REPO / "tests/training/conftest.py")
     data = module.write_tiny_dataset(root)
     return {**data, "model": module.TINY_MODEL}
 
@@ -273,6 +269,42 @@ def test_ddp_training_stage_killed_under_slurm_resumes_on_the_rerun(slurm_cluste
     # Every epoch the rerun finished was validated (the scores of both ranks gathered).
     rerun_rows = pd.read_csv(out / "train_log.csv").iloc[before_rows:]
     assert rerun_rows["valid_tight"].notna().sum() >= 6 - saved // 3
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_distill_as_two_srun_tasks(slurm_cluster, tmp_path):
+    """A pretraining stage (distill) as 2 srun tasks with gloo DDP, as rules/distill.smk runs
+    it: both ranks join, each trains on its shard, one model and one log row a step."""
+    conftest = _load("tiny_pretrain_data", REPO / "tests/pretrain/conftest.py")
+    tiny = _load("pretrain_tiny", REPO / "tests/pretrain/pretrain_tiny.py")
+    data = conftest.write_tiny_data(tmp_path / "data")
+    inputs = tmp_path / "chain"
+    tiny.run_chain(data, inputs)  # pretrain -> teacher -> features -> pca: distill's inputs
+    root = tmp_path / "distill"
+    root.mkdir()
+    shutil.copy2(HERE / "distill.smk", root / "Snakefile")
+    # 8 clips an epoch over 2 ranks, 2 a rank and step: 2 steps an epoch, 4 in all
+    args = tiny.stage_inputs("distill", data, inputs, epochs=2, batch_size=4,
+                             windows_per_half=2, queue_size=48)  # fmt: skip
+    (root / "args.yaml").write_text(yaml.safe_dump({"args": shlex.join(args)}))
+    text = check(snakemake(root, slurm_cluster.env(), "--profile", str(PROFILE),
+                           "--configfile", "args.yaml"))  # fmt: skip
+    (job_id,) = submitted(text)
+    assert slurm_cluster.job_state(job_id) == "COMPLETED"
+    log = (root / "logs/distill_ddp.log").read_text()
+    for rank in (0, 1):
+        assert f"Initializing distributed: GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2" in log, log
+    out = root / "results/distill/ddp"
+    assert (out / "model.pt").is_file() and not (out / ".resume").exists()
+    # unsharded ranks would each run 4 steps an epoch
+    assert _train_steps(out / "train_log.csv") == [1, 2, 3, 4]
 
 
 def _train_steps(path: Path) -> list[int]:
