@@ -71,7 +71,8 @@ def frames(batch: int, t: int, size: tuple[int, int], device: torch.device) -> t
 
 
 def build(name: str, tiny: bool, batch: int, device: torch.device, compile_: bool):
-    """(task, batch, step function) of one stage; the step returns the loss or None."""
+    """(task, step function) of one stage on a fixed batch; the step returns the loss (None
+    for extraction, which only runs the forward pass)."""
     cfg = TrainConfig(compile=compile_)
     size = (32, 56) if tiny else FRAME
     if name == "pretrain":

@@ -173,8 +173,6 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
         valid=valid,
         on_best=save_best,
     )
-    if cfg.compile:
-        task.model = torch.compile(task.model)  # type: ignore[assignment]
     trainer = build_trainer(
         cfg,
         out_dir,
