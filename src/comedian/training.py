@@ -54,10 +54,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from comedian.atomic import atomic_path
 from comedian.config import to_dict, write_resolved
+from comedian.paths import RESUME_DIR
 
 log = logging.getLogger(__name__)
 
-RESUME_DIR = ".resume"
 RESUME_NAME = "last.ckpt"
 LOG_NAME = "train_log.csv"
 LOG_COLUMNS = ("step", "epoch", "lr", "loss")
@@ -455,10 +455,10 @@ def fit_and_publish(
         ckpt = resume_checkpoint(out_dir, config_digest(cfg))
         trainer.fit(task, loader, ckpt_path=ckpt)
         rank = trainer.global_rank
+        if rank != 0:
+            return  # rank 0 alone reads the log and publishes (it then removes .resume/)
         first, last = task_losses(out_dir)
         log.info("%s: loss %s -> %s", stage, first, last)
-    if rank != 0:
-        return
     export(Path(out))
     finish(out_dir, out_dir / LOG_NAME)
     write_resolved(out_dir / "config.resolved.yaml", stage=stage, config=cfg, paths=paths)
@@ -466,10 +466,11 @@ def fit_and_publish(
 
 def task_losses(out_dir: Path) -> tuple[str, str]:
     """First and last logged loss of the live CSV log (for the stage's log line)."""
-    path = Path(out_dir) / ".resume" / LOG_NAME
-    if not path.exists():
+    try:
+        text = (resume_dir(out_dir) / LOG_NAME).read_text()
+    except FileNotFoundError:
         return "?", "?"
-    rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
+    rows = [line.split(",") for line in text.splitlines()[1:]]
     losses = [r[3] for r in rows if len(r) > 3 and r[3]]
     return (losses[0], losses[-1]) if losses else ("?", "?")
 

@@ -66,6 +66,8 @@ def test_distill_stage_under_two_process_ddp_gathers_the_queue(tiny_data, chain,
            "2", str(HERE / "ddp_distill.py"), str(record), *args]  # fmt: skip
     run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
+    # rank 0 alone reads the live log (rank 1 would race its removal when rank 0 publishes)
+    assert run.stderr.count("distill: loss ") == 1, run.stderr[-3000:]
     r0, r1 = (torch.load(record / f"rank{r}.pt", weights_only=True) for r in range(2))
     assert r0["world_size"] == r1["world_size"] == 2
     # each rank trained on its own shard: different clips, hence different teacher keys
