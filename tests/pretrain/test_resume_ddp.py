@@ -1,5 +1,5 @@
-"""The pretraining stages after SIGKILL resume from their rolling checkpoint; the distill stage
-runs as 2 Lightning DDP processes (gloo) with its queue gathered over the ranks."""
+"""The pretraining stages after SIGKILL resume from their rolling checkpoint, and run as 2
+Lightning DDP processes (gloo) with their data sharded and their queue gathered over the ranks."""
 
 from __future__ import annotations
 
@@ -56,36 +56,61 @@ def test_a_killed_training_stage_resumes_from_its_rolling_checkpoint(
     assert not ckpt.parent.exists()
 
 
-def test_distill_stage_under_two_process_ddp_gathers_the_queue(tiny_data, chain, tmp_path):
-    record = tmp_path / "record"
-    # 8 clips an epoch (2 per half), 4 a step (2 per rank): 2 steps an epoch, 4 steps; 16 keys
-    # a step (4 tokens a clip) go into a 48-slot queue, which wraps once.
-    args = stage_args("distill", tiny_data, tmp_path, inputs=chain, devices=2, epochs=2,
-                      batch_size=4, windows_per_half=2, queue_size=48)  # fmt: skip
+#: Per stage: settings for 2 steps an epoch over 2 ranks, and the queue's (slots, key dim).
+DDP_RUNS = {
+    # SSL pairs: ~40 seconds of train halves an epoch, 20 a rank a step; both views' keys
+    # (40 a rank a step) enter a 96-slot queue, which wraps.
+    "pretrain": ({"queue_size": 96}, (96, 16)),
+    # teacher windows: 2 a rank a step; no queue
+    "teacher": ({}, None),
+    # distill clips: 8 an epoch (2 per half), 2 a rank a step; 4 tokens a clip, so 8 keys a rank
+    # a step, into a 48-slot queue, which wraps once.
+    "distill": ({"batch_size": 4, "windows_per_half": 2, "queue_size": 48}, (48, 8)),
+}
+
+
+@pytest.mark.parametrize("stage", list(DDP_RUNS))
+def test_a_pretraining_stage_under_two_process_ddp(stage, tiny_data, chain, tmp_path):
+    """The real stage as 2 gloo processes: sharded data, averaged gradients, gathered queue."""
+    overrides, queue_shape = DDP_RUNS[stage]
+    record, epochs = tmp_path / "record", 2
+    args = stage_args(stage, tiny_data, tmp_path, inputs=chain, devices=2, epochs=epochs,
+                      **overrides)  # fmt: skip
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-           "2", str(HERE / "ddp_distill.py"), str(record), *args]  # fmt: skip
+           "2", str(HERE / "ddp_stage.py"), str(record), *args]  # fmt: skip
     run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     # rank 0 alone reads the live log (rank 1 would race its removal when rank 0 publishes)
-    assert run.stderr.count("distill: loss ") == 1, run.stderr[-3000:]
+    assert run.stderr.count(f"{stage}: loss ") == 1, run.stderr[-3000:]
     r0, r1 = (torch.load(record / f"rank{r}.pt", weights_only=True) for r in range(2))
     assert r0["world_size"] == r1["world_size"] == 2
-    # each rank trained on its own shard: different clips, hence different teacher keys
-    assert len(r0["local_keys"]) == len(r1["local_keys"]) == 4
-    for k0, k1 in zip(r0["local_keys"], r1["local_keys"], strict=True):
-        assert k0.shape == k1.shape == (8, 8) and not torch.allclose(k0, k1)
-    # both queues hold every rank's keys, gathered in rank order step by step
-    expected = FeatureQueue(48, 8)
-    expected.vectors.copy_(r0["initial_queue"])
-    for k0, k1 in zip(r0["local_keys"], r1["local_keys"], strict=True):
-        expected.enqueue(torch.cat([k0, k1]))
-    assert r0["ptr"] == r1["ptr"] == int(expected.ptr) == 64 % 48
-    torch.testing.assert_close(r0["queue"], expected.vectors)
-    torch.testing.assert_close(r1["queue"], expected.vectors)
+    # each epoch both ranks shuffle the same keys, then each takes its own half of them
+    assert len(r0["drawn"]) == len(r1["drawn"]) == epochs
+    for e0, e1 in zip(r0["drawn"], r1["drawn"], strict=True):
+        assert e0["epoch"] == e1["epoch"] and len(e0["epoch"]) % 2 == 0
+        assert len(e0["mine"]) == len(e1["mine"]) == len(e0["epoch"]) // 2
+        assert not set(e0["mine"]) & set(e1["mine"])
+        assert set(e0["mine"]) | set(e1["mine"]) == set(e0["epoch"])
     # gradients were averaged: the replicas end with the same weights
-    for name, w in r0["model"].items():
-        torch.testing.assert_close(w, r1["model"][name], msg=name)
+    for name, w in r0["params"].items():
+        torch.testing.assert_close(w, r1["params"][name], msg=name)
+    steps = 2 * epochs
+    if queue_shape is not None:
+        # both queues hold every rank's keys, gathered in rank order step by step
+        size, dim = queue_shape
+        assert len(r0["local_keys"]) == len(r1["local_keys"]) == steps
+        for k0, k1 in zip(r0["local_keys"], r1["local_keys"], strict=True):
+            assert k0.shape == k1.shape and k0.shape[1] == dim and not torch.allclose(k0, k1)
+        expected = FeatureQueue(size, dim)
+        expected.vectors.copy_(r0["initial_queue"])
+        for k0, k1 in zip(r0["local_keys"], r1["local_keys"], strict=True):
+            expected.enqueue(torch.cat([k0, k1]))
+        total = sum(2 * len(k) for k in r0["local_keys"])
+        assert r0["ptr"] == r1["ptr"] == int(expected.ptr) == total % size
+        assert total > size  # the queue wrapped
+        torch.testing.assert_close(r0["queue"], expected.vectors)
+        torch.testing.assert_close(r1["queue"], expected.vectors)
     # one model, one log row a step (rank 0's), no resume folder left
-    out = tmp_path / "distill"
+    out = tmp_path / stage
     assert (out / "model.pt").is_file() and not (out / ".resume").exists()
-    assert csv_steps(out / "train_log.csv") == [1, 2, 3, 4]
+    assert csv_steps(out / "train_log.csv") == list(range(1, steps + 1))
