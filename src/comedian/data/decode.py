@@ -206,6 +206,31 @@ def _open(video: Path, **kwargs: Any) -> decord.VideoReader:
     return reader
 
 
+def _decord_scales(reader: decord.VideoReader) -> bool:
+    """Whether decord returns frames at the size it was asked for.
+
+    decord 0.6 fails to copy scaled frames at some output widths (8, 16, 24, 48, 72 px among
+    them: its frames come out with padded rows), whatever the source.
+    """
+    try:
+        reader.get_batch([0]).asnumpy()
+    except (RuntimeError, decord.DECORDError):
+        return False
+    reader.seek(0)
+    return True
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize RGB frames to ``size`` (height, width): bicubic with antialiasing, as FFmpeg's
+    scaler does by default. Shapes: (B, H, W, 3) uint8 -> (B, size[0], size[1], 3) uint8."""
+    import torch  # only this fallback needs it: the decode jobs stay light
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    y = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
+    return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
 def decode_video(
     video: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -267,13 +292,22 @@ def decode_video(
         raise VideoError(f"{video}: the video's duration is {duration_s} s")
     check_duration(video, duration_s, declared_s, max_missing_s)
     index = nearest_source_frames(starts, fps, duration_s)  # (K,)
-    if size is None:
-        reader, frame_size = probe, (int(src_h), int(src_w))
-    else:
+    reader, resize = probe, None
+    frame_size = (int(src_h), int(src_w)) if size is None else (int(size[0]), int(size[1]))
+    if size is not None:
         # decord scales inside its decoding filter graph: cheaper than resizing RGB afterwards.
-        frame_size = (int(size[0]), int(size[1]))
-        del probe
-        reader = _open(video, num_threads=num_threads, height=frame_size[0], width=frame_size[1])
+        scaled = _open(video, num_threads=num_threads, height=frame_size[0], width=frame_size[1])
+        if _decord_scales(scaled):
+            reader = scaled
+        else:
+            log.warning(
+                "%s: decord cannot scale to width %d (a decord bug at some widths); resizing "
+                "the decoded frames instead (bicubic, antialiased)",
+                video,
+                frame_size[1],
+            )
+            resize = frame_size
+        del scaled
 
     fetch, pos = fetch_plan(index, reader.get_key_indices())
 
@@ -289,7 +323,8 @@ def decode_video(
                 ) from err
             s0, s1 = np.searchsorted(pos, [f0, f0 + len(chunk)])  # store frames in this chunk
             if s1 > s0:
-                yield frames[pos[s0:s1] - f0]
+                kept = frames[pos[s0:s1] - f0]
+                yield kept if resize is None else resize_frames(kept, resize)
 
     meta = {
         "source": {

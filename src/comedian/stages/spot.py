@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 
 #: Frame rate of the frame stores every model of the method reads (method.md §0).
 SPOT_FPS = 2.0
-#: Decoded frames are squares whose side is a multiple of this (see :func:`spot_scores`).
-DECODE_ALIGN = 32
 EVENTS_NAME = "events.csv"
 TIMELINE_NAME = "timeline.png"
 
@@ -108,11 +106,9 @@ def spot_scores(cfg: Config, videos: tuple[Path, ...], weights: Path) -> dict[in
         for half, video in enumerate(videos, start=1):
             log.info("decoding half %d: %s", half, video)
             store_path = Path(tmp) / f"{half}.frames"
-            # Squashed to a square while decoding, as the pipeline's stores are (method.md §0);
-            # the inference transform resizes to the model's input. The side is a multiple of
-            # 32: decord 0.6 fails on some other widths (16, 24, 48 px: a row-padding mismatch).
-            side = -(-size // DECODE_ALIGN) * DECODE_ALIGN
-            decode_video(video, store_path, fps=SPOT_FPS, size=(side, side))
+            # Squashed to the model's square input while decoding, as the pipeline's stores
+            # are (method.md §0).
+            decode_video(video, store_path, fps=SPOT_FPS, size=(size, size))
             store = FrameStore(store_path)
             targets = np.zeros((store.num_frames, NUM_CLASSES), dtype=np.uint8)  # no labels
             halves.append(SpottingHalf(store, targets, game=video.parent.name, half=half))
