@@ -21,6 +21,13 @@ from comedian.spotting.scores import find_raw_games, read_raw_game
 from .conftest import ROWS, stage_args
 
 
+def predict_args(ds: dict[str, Path], model: Path, out: Path, *extra: str) -> list[str]:
+    """``comedian predict`` of the test split of the tiny dataset."""
+    return ["predict", "--model", str(model), "--games", str(ds["games"]), "--frames",
+            str(ds["frames"]), "--out", str(out), "--set", "split=test", "--num-workers", "0",
+            *extra]  # fmt: skip
+
+
 def test_finetune_head_then_finetune_then_predict(tiny_dataset, tmp_path):
     head = tmp_path / "finetune_head" / "run" / "model.pt"
     assert main(["finetune-head", *stage_args(tiny_dataset, head, "--epochs", "1")]) == 0
@@ -46,28 +53,7 @@ def test_finetune_head_then_finetune_then_predict(tiny_dataset, tmp_path):
     b = torch.load(full, weights_only=True)["state_dict"]
     assert not torch.equal(a["pos_embed"], b["pos_embed"])  # stage B trains the trunk too
     raw = tmp_path / "predict" / "run" / "test" / "raw"
-    assert (
-        main(
-            [
-                "predict",
-                "--model",
-                str(full),
-                "--games",
-                str(tiny_dataset["games"]),
-                "--frames",
-                str(tiny_dataset["frames"]),
-                "--out",
-                str(raw),
-                "--set",
-                "split=test",
-                "--num-workers",
-                "0",
-                "--batch-size",
-                "3",
-            ]
-        )
-        == 0
-    )
+    assert main(predict_args(tiny_dataset, full, raw, "--batch-size", "3")) == 0
     games = find_raw_games(raw)
     assert len(games) == 1
     scores = read_raw_game(raw, games[0])
@@ -175,27 +161,7 @@ def test_predict_from_a_reference_layout_checkpoint_matches_the_export(tiny_data
     outs = []
     for name, extra in (("ours.pt", []), ("reference.pth", ["--arch", "vivit_tiny"])):
         raw = tmp_path / name.replace(".", "_")
-        assert (
-            main(
-                [
-                    "predict",
-                    "--model",
-                    str(tmp_path / name),
-                    "--games",
-                    str(tiny_dataset["games"]),
-                    "--frames",
-                    str(tiny_dataset["frames"]),
-                    "--out",
-                    str(raw),
-                    "--set",
-                    "split=test",
-                    "--num-workers",
-                    "0",
-                    *extra,
-                ]
-            )
-            == 0
-        )
+        assert main(predict_args(tiny_dataset, tmp_path / name, raw, *extra)) == 0
         outs.append(read_raw_game(raw, find_raw_games(raw)[0]))
     for half in ROWS:
         np.testing.assert_allclose(outs[0][half], outs[1][half], atol=1e-6)
