@@ -449,13 +449,11 @@ def fit_and_publish(
     given as finished weights).
     """
     out_dir = Path(out).parent
-    rank = 0
     if cfg.epochs > 0:
         trainer = build_trainer(cfg, out_dir)
         ckpt = resume_checkpoint(out_dir, config_digest(cfg))
         trainer.fit(task, loader, ckpt_path=ckpt)
-        rank = trainer.global_rank
-        if rank != 0:
+        if trainer.global_rank != 0:
             return  # rank 0 alone reads the log and publishes (it then removes .resume/)
         first, last = task_losses(out_dir)
         log.info("%s: loss %s -> %s", stage, first, last)
@@ -467,11 +465,10 @@ def fit_and_publish(
 def task_losses(out_dir: Path) -> tuple[str, str]:
     """First and last logged loss of the live CSV log (for the stage's log line)."""
     try:
-        text = (resume_dir(out_dir) / LOG_NAME).read_text()
+        with open(resume_dir(out_dir) / LOG_NAME, newline="") as f:
+            losses = [row["loss"] for row in csv.DictReader(f) if row.get("loss")]
     except FileNotFoundError:
         return "?", "?"
-    rows = [line.split(",") for line in text.splitlines()[1:]]
-    losses = [r[3] for r in rows if len(r) > 3 and r[3]]
     return (losses[0], losses[-1]) if losses else ("?", "?")
 
 

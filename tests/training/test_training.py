@@ -16,6 +16,7 @@ from comedian.training import (
     param_groups,
     read_model_file,
     resume_checkpoint,
+    task_losses,
     warmup_cosine,
 )
 
@@ -170,3 +171,12 @@ def test_compile_compiles_the_tasks_networks_in_place_keeping_their_keys():
     ssl.configure_model()
     assert compiled(ssl.trunk) and compiled(ssl.momentum_trunk)
     assert not compiled(ssl.projector)
+
+
+def test_task_losses_skip_validation_rows_and_tolerate_a_missing_log(tmp_path):
+    log = tmp_path / ".resume" / "train_log.csv"
+    log.parent.mkdir()
+    log.write_text("step,epoch,lr,loss,valid_tight\n1,0,0.1,0.5,\n1,0,,,3.2\n2,0,0.1,0.25,\n")
+    assert task_losses(tmp_path) == ("0.5", "0.25")
+    log.unlink()  # rank 0 published it already
+    assert task_losses(tmp_path) == ("?", "?")

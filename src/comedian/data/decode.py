@@ -308,6 +308,7 @@ def decode_video(
             )
             resize = frame_size
         del scaled
+    del probe  # `reader` holds the one in use
 
     fetch, pos = fetch_plan(index, reader.get_key_indices())
 
