@@ -208,3 +208,34 @@ def check_arch(arch: str, stage: str) -> None:
             f"{stage}: arch {arch!r} cannot be pretrained; steps 1-2 exist for "
             f"{PRETRAINED_ARCH} only (set pretrain: false for this run)"
         )
+
+
+#: Architectures with a per-token spotting head (method.md §6, §10).
+SPOTTING_ARCHS = ("vivit_tiny", "viswin_tiny")
+
+
+def load_spotting_model(
+    path: str | Path, arch: str | None = None, *, trust_pickle: bool = False
+) -> tuple[nn.Module, str, dict[str, Any]]:
+    """:func:`load_weights`, refusing at once a file that holds no 17-class spotting model.
+
+    A teacher (``resnet3d_50``), a step-1 ViT, a distilled trunk without head or a head of
+    another number of classes would otherwise fail minutes later, deep in inference or training.
+
+    Raises:
+        ReferenceWeightsError: Naming the file and what it holds.
+    """
+    from comedian.data.soccernet import NUM_CLASSES
+
+    model, arch, kwargs = load_weights(path, arch, trust_pickle=trust_pickle)
+    head = getattr(model, "head", None)
+    linears = [] if head is None else [m for m in head.modules() if isinstance(m, nn.Linear)]
+    classes = linears[-1].out_features if linears else None
+    if arch not in SPOTTING_ARCHS or classes != NUM_CLASSES:
+        what = "no head" if head is None else f"a {classes}-class head"
+        raise ReferenceWeightsError(
+            f"{path}: holds a {arch} model with {what}; spotting needs a "
+            f"{' or '.join(SPOTTING_ARCHS)} model with a {NUM_CLASSES}-class head "
+            "(a finetune_head or finetune model.pt)"
+        )
+    return model, arch, kwargs
