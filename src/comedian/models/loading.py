@@ -16,6 +16,7 @@ as method.md §5 says). Errors name the file.
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -43,6 +44,7 @@ def read_weights_file(path: str | Path, trust_pickle: bool = False) -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file")
+    check_archive(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
@@ -226,6 +228,7 @@ def load_spotting_model(
         ReferenceWeightsError: Naming the file and what it holds.
     """
     from comedian.data.soccernet import NUM_CLASSES
+    from comedian.spotting.merge import WINDOW_TOKENS
 
     model, arch, kwargs = load_weights(path, arch, trust_pickle=trust_pickle)
     head = getattr(model, "head", None)
@@ -238,4 +241,28 @@ def load_spotting_model(
             f"{' or '.join(SPOTTING_ARCHS)} model with a {NUM_CLASSES}-class head "
             "(a finetune_head or finetune model.pt)"
         )
+    tokens = getattr(model, "num_tubelets", WINDOW_TOKENS)
+    if tokens != WINDOW_TOKENS:
+        raise ReferenceWeightsError(
+            f"{path}: holds a {arch} model for clips of {tokens} tokens; spotting reads clips of "
+            f"{WINDOW_TOKENS} tokens (64 s at 2 fps)"
+        )
     return model, arch, kwargs
+
+
+def check_archive(path: Path) -> None:
+    """Refuse a zip-format weights file (what ``torch.save`` writes) whose records fail their
+    CRC-32: torch reads a damaged tensor record without noticing. Legacy (non-zip) files pass.
+
+    Raises:
+        ReferenceWeightsError: Naming the file and the damaged record.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise ReferenceWeightsError(f"{path}: damaged weights file (zip: {err})") from None
+    if bad is not None:
+        raise ReferenceWeightsError(f"{path}: damaged weights file (record {bad} fails its CRC)")
