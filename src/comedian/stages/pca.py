@@ -77,15 +77,20 @@ def run(cfg: Config, *, paths: Paths) -> None:
     train = table[table["split"] == cfg.fit_split]
     if train.empty:
         raise ValueError(f"{paths.games}: no game in split {cfg.fit_split!r} to fit the PCA on")
-    # every half is checked before the fit: a broken file fails in seconds, not after it
-    every = {(s, h): load_features(paths.features, s, h) for s in table["slug"] for h in HALVES}
-    banks = [every[s, h] for s in train["slug"] for h in HALVES]
+    # every half is checked before the fit (a broken file fails in seconds, not after it);
+    # each map is dropped at once, so that the open files stay within the train split's
+    for slug in table["slug"]:
+        for h in HALVES:
+            load_features(paths.features, slug, h)
+    banks = [load_features(paths.features, s, h) for s in train["slug"] for h in HALVES]
     pca = fit_pca(banks, cfg.n_components, max_rows=cfg.max_rows, seed=cfg.seed)
     pca.save(paths.transform)
     for slug in table["slug"]:
         for h in HALVES:
             src = feature_path(paths.features, slug, h)
-            reduced = pca.transform(every[slug, h], source=f"{src} (half {h} of {slug})")
+            reduced = pca.transform(
+                load_features(paths.features, slug, h), source=f"{src} (half {h} of {slug})"
+            )
             if not np.isfinite(reduced).all():
                 raise PcaError(f"{src}: features of half {h} of {slug} hold NaN or inf")
             dst = Path(paths.out) / BANK_IN_DIR.format(game=slug, half=h)
