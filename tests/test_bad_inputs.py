@@ -270,6 +270,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         "feat_int": np.zeros((20, 8), np.int64),
         "feat_1d": np.zeros(20, np.float32),
         "feat_text": None,
+        "feat_rows": np.zeros((7, 8), np.float32),
     }.items():
         (bad / name / slug).mkdir(parents=True)
         np.save(bad / name / slug / "1.npy", np.zeros((20, 8), np.float32))
@@ -1028,10 +1029,31 @@ def _cases_reliability(add) -> None:  # noqa: ANN001
             ),
         )
 
+    tiny = "model={img_size: 32, embed_dim: 16, num_heads: 2, depth: 1, temporal_depth: 1, temporal_num_heads: 2}"
+
+    def distill(w: World, o: Path, features: str) -> list[str]:
+        return ["distill", "--games", S(w.games), "--frames", S(w.frames), "--features",
+                S(w.bad / features), "--out", S(o / "model.pt"), "--set", "train_split=test",
+                "--set", tiny]  # fmt: skip
+
+    for name, problem in (
+        ("feat_zero_rows", "must be (rows >= 1, dims >= 1), got (0, 8)"),
+        ("feat_text", "are not a readable .npy array"),
+        ("feat_rows", "have 7 rows, its frame store"),
+    ):
+        add(
+            f"distill-{name.replace('_', '-')}",
+            lambda w, o, n=name: distill(w, o, n),
+            1,
+            lambda w, o, n=name, p=problem: (
+                f"{w.bad / n / w.slug / '2.npy'}: features of half 2 of {w.slug} {p}"
+            ),
+        )
+
     def head(w: World, o: Path, labels: str) -> list[str]:
         return ["finetune-head", "--games", S(w.games), "--frames", S(w.frames), "--labels",
                 S(w.bad / labels), "--out", S(o / "model.pt"), "--set", "train_split=test",
-                "--set", "model={img_size: 32, embed_dim: 16, num_heads: 2, depth: 1, temporal_depth: 1, temporal_num_heads: 2}"]  # fmt: skip
+                "--set", tiny]  # fmt: skip
 
     for labels, problem in (
         ("labels_class", "field 'label' = 'Kick'"),
