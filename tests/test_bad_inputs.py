@@ -1093,14 +1093,21 @@ def _cases_reliability(add) -> None:  # noqa: ANN001
             1,
             lambda w, o, m=model, h=holds: f"{w.bad / m}: {h}",
         )  # fmt: skip
+    add(
+        "import-corrupt-zip",
+        lambda w, o: ["import-weights", "--src", S(w.bad / "corrupt_zip.pt"), "--out",
+                      S(o / "m.pt"), "--arch", "vivit_tiny"],
+        1,
+        lambda w, o: f"{w.bad / 'corrupt_zip.pt'}: damaged weights file",
+    )  # fmt: skip
     add("predict-corrupt-zip", lambda w, o: pred(w, o, "corrupt_zip.pt"), 1,
-        lambda w, o: S(w.bad / "corrupt_zip.pt"))  # fmt: skip
+        lambda w, o: f"{w.bad / 'corrupt_zip.pt'}: damaged weights file")  # fmt: skip
     add(
         "spot-corrupt-zip",
         lambda w, o: ["spot", "--video", S(w.video), "--weights", S(w.bad / "corrupt_zip.pt"),
                       "--out", S(o / "spotted")],
         1,
-        lambda w, o: S(w.bad / "corrupt_zip.pt"),
+        lambda w, o: f"{w.bad / 'corrupt_zip.pt'}: damaged weights file",
     )  # fmt: skip
     for value in ("0", "-3", "ten", "2.5"):
         add(
