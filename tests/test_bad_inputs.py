@@ -1094,6 +1094,15 @@ def _cases_reliability(add) -> None:  # noqa: ANN001
             lambda w, o, m=model, h=holds: f"{w.bad / m}: {h}",
         )  # fmt: skip
     add(
+        "finetune_head-init-teacher",
+        lambda w, o: (
+            head(w, o, "labels_class")[:-4]
+            + ["--init", S(w.bad / "teacher.pt"), "--set", "train_split=test", "--set", tiny]
+        ),
+        1,
+        lambda w, o: f"{w.bad / 'teacher.pt'}: ",
+    )
+    add(
         "import-corrupt-zip",
         lambda w, o: ["import-weights", "--src", S(w.bad / "corrupt_zip.pt"), "--out",
                       S(o / "m.pt"), "--arch", "vivit_tiny"],
