@@ -1,8 +1,10 @@
-"""Temporary names, whole-folder replacement, stale-file cleaning and the overwrite guard; frame
-stores whose header lies about the frame size or field types."""
+"""Temporary names, whole-folder replacement, stale-file cleaning, a full disk, the overwrite
+guard and paths read from files; frame stores whose header lies about the frame size or field
+types."""
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,8 @@ from comedian.atomic import (
     temporary_target,
 )
 from comedian.data.frames import FrameStore, FrameStoreError, write_store
-from comedian.errors import UsageError
-from comedian.guards import refuse_overwrite
+from comedian.errors import InputError, UsageError
+from comedian.guards import join_inside, refuse_overwrite
 
 
 def test_temporary_names_are_hidden_and_end_in_tmp(tmp_path: Path) -> None:
@@ -123,3 +125,56 @@ def test_store_header_lies_are_caught(tmp_path: Path, old: bytes, new: bytes, pr
 def test_store_with_right_header_reads_every_pixel(tmp_path: Path) -> None:
     frames = FrameStore(_store(tmp_path / "s.frames")).read_indices([1, 0])
     assert np.abs(frames.astype(int) - 128).max() <= 2  # JPEG of a flat grey: all pixels set
+
+
+@pytest.mark.parametrize(
+    ("rel", "problem"),
+    [
+        ("../x", "climbs out"),
+        ("a/../../x", "climbs out"),
+        ("a/..", "climbs out"),
+        ("/etc", "is absolute"),
+        ("//etc", "is absolute"),
+        ("", "empty path"),
+        (".", "empty path"),
+        ("a\x00b", "NUL"),
+    ],
+)
+def test_join_inside_refuses_paths_that_leave_the_root(tmp_path: Path, rel: str, problem) -> None:
+    with pytest.raises(InputError, match=f"^games.tsv: line 3: .*{problem}"):
+        join_inside(tmp_path, rel, source="games.tsv: line 3")
+
+
+def test_join_inside_keeps_real_game_names(tmp_path: Path) -> None:
+    game = "england_epl/2014-2015/2015-02-21 - 18-00 Chelsea 1 - 1 Burnley..x"
+    assert join_inside(tmp_path, game, source="t") == tmp_path / game
+    assert join_inside(tmp_path, "./a/b", source="t") == tmp_path / "a" / "b"
+
+
+def _disk_full(written: bytes):  # noqa: ANN202
+    def write(path: Path) -> None:
+        with open(path, "wb") as f:
+            f.write(written)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    return write
+
+
+def test_a_full_disk_names_the_output_and_leaves_no_file(tmp_path: Path) -> None:
+    out = tmp_path / "sweep.tsv"
+    with pytest.raises(OSError, match="No space left") as info, atomic_path(out) as tmp:
+        _disk_full(b"half a ta")(tmp)
+    assert info.value.filename == str(out) and info.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OSError) as info, atomic_tree(tmp_path / "raw", owned=("1.npy",)) as tmp:
+        (tmp / "game").mkdir()
+        _disk_full(b"x")(tmp / "game" / "1.npy")
+    assert info.value.filename == str(tmp_path / "raw")  # the error named no file
+    with pytest.raises(OSError) as info, atomic_tree(tmp_path / "raw", owned=("1.npy",)) as tmp:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp / "game" / "1.npy"))
+    assert info.value.filename == str(tmp_path / "raw" / "game" / "1.npy")
+    assert list(tmp_path.iterdir()) == []
+    other = OSError(errno.EACCES, "Permission denied", str(tmp_path / "elsewhere"))
+    with pytest.raises(OSError) as info, atomic_path(out):
+        raise other
+    assert info.value is other  # an error about another file is left as it is

@@ -8,6 +8,7 @@ check the entry point and the absence of tracebacks end to end.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -22,7 +23,9 @@ import pytest
 import torch
 
 from comedian.cli import main
+from comedian.data.games import read_games_table
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
+from comedian.models import build_model
 from comedian.spotting.scores import write_raw_game
 
 SYNTH = {"seed": 5, "train": 0, "valid": 0, "test": 1, "challenge": 0, "half_duration_s": 10.0}
@@ -40,6 +43,9 @@ class World:
     games: Path  # games table
     nms: Path  # results of nms on ``raw``
     bad: Path  # broken files
+    frames: Path  # 2 fps frame stores of the game (<slug>/<half>.frames), 32 x 32
+    slug: str  # the game's slug
+    features: Path  # teacher features of the game (<slug>/<half>.npy)
 
     @property
     def video(self) -> Path:
@@ -197,9 +203,96 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     torch.save({"trunk.transformer.cls_token": torch.zeros(1, 1, 8)}, bad / "whole.pth")
     whole = (bad / "whole.pth").read_bytes()
     (bad / "truncated.pth").write_bytes(whole[: len(whole) // 2])
+    # exported models: a tiny spotting model, one with a 5-class head, a teacher, a bare trunk
+    tiny = {"img_size": 32, "num_frames": 128, "embed_dim": 16, "depth": 1, "num_heads": 2,
+            "temporal_depth": 1, "temporal_num_heads": 2}  # fmt: skip
+    for name, arch, kwargs in (
+        ("spot17.pt", "vivit_tiny", {**tiny, "num_classes": NUM_CLASSES}),
+        ("spot5.pt", "vivit_tiny", {**tiny, "num_classes": 5}),
+        ("trunk.pt", "vivit_tiny", tiny),
+        ("spot_8_frames.pt", "vivit_tiny", {**tiny, "num_frames": 8, "num_classes": 17}),
+        ("teacher.pt", "resnet3d_50", {"depths": (1, 1, 1, 1), "width": 4, "num_classes": 17}),
+    ):
+        model = build_model(arch, **kwargs)
+        doc = {"arch": arch, "model_kwargs": kwargs, "state_dict": model.state_dict()}
+        torch.save(doc, bad / name)
+    # a model file whose zip is damaged in the middle (the stored tensors' bytes)
+    model_bytes = bytearray((bad / "spot17.pt").read_bytes())
+    mid = len(model_bytes) // 2
+    model_bytes[mid : mid + 4096] = b"\x00" * 4096
+    (bad / "corrupt_zip.pt").write_bytes(bytes(model_bytes))
+    # games tables whose path leaves the folders it is joined to
+    row = "slug\tsplit\tpath\n{}\ttest\t{}\n"
+    (bad / "games_dotdot.tsv").write_text(row.format("escape", "../../escaped/game"))
+    (bad / "games_absolute.tsv").write_text(row.format("escape", str(root / "escaped")))
+    (bad / "games_empty_path.tsv").write_text(row.format("escape", ""))
+    # 2 fps stores of the game, for the readers behind them
+    slug = read_games_table(games)["slug"].iloc[0]
+    frames = root / "frames"
+    for h in (1, 2):
+        video = data / game / f"{h}_224p.mkv"
+        out = frames / slug / f"{h}.frames"
+        assert (
+            main(["decode", "--video", str(video), "--out", str(out), "--set", "size=[32, 32]"])
+            == 0
+        )
+    # training labels trees: an unknown class, a position that is not an integer (ms)
+    for name, change in {
+        "labels_class": {"label": "Kick"},
+        "labels_position": {"position": "12.5 s"},
+        "labels_negative": {"position": "-500"},
+    }.items():
+        doc = json.loads((data / game / LABELS_NAME).read_text(encoding="utf-8"))
+        doc["annotations"][0].update(change)
+        (bad / name / game).mkdir(parents=True)
+        (bad / name / game / LABELS_NAME).write_text(json.dumps(doc), encoding="utf-8")
+    # results files with a confidence outside [0, 1]
+    for name, conf in {"pred_conf5": "5.0", "pred_inf": "Infinity"}.items():
+        doc = {"predictions": [{"gameTime": "1 - 00:01", "label": "Goal", "position": "1000",
+                                "half": "1", "confidence": conf}]}  # fmt: skip
+        (bad / name / game).mkdir(parents=True)
+        (bad / name / game / "results_spotting.json").write_text(
+            json.dumps(doc).replace('"' + conf + '"', conf)
+        )
+    # raw scores with inf
+    inf = np.zeros((12, NUM_CLASSES), np.float32)
+    inf[3, 4] = np.inf
+    (bad / "raw_inf" / game).mkdir(parents=True)
+    np.save(bad / "raw_inf" / game / "1.npy", inf)
+    np.save(bad / "raw_inf" / game / "2.npy", np.zeros((12, NUM_CLASSES), np.float32))
+    # teacher features, and broken ones (a half with 0 rows, integers, 1-D, not numpy)
+    features = root / "features"
+    for h in (1, 2):
+        (features / slug).mkdir(parents=True, exist_ok=True)
+        np.save(features / slug / f"{h}.npy", np.random.default_rng(h).random((20, 8), np.float32))
+    for name, arr in {
+        "feat_zero_rows": np.zeros((0, 8), np.float32),
+        "feat_int": np.zeros((20, 8), np.int64),
+        "feat_1d": np.zeros(20, np.float32),
+        "feat_text": None,
+        "feat_rows": np.zeros((7, 8), np.float32),
+    }.items():
+        (bad / name / slug).mkdir(parents=True)
+        np.save(bad / name / slug / "1.npy", np.zeros((20, 8), np.float32))
+        if arr is None:
+            (bad / name / slug / "2.npy").write_text("not numpy\n")
+        else:
+            np.save(bad / name / slug / "2.npy", arr)
+    # metrics files: a string and a NaN tight average-mAP, a short per-class list
+    per_class = [0.5] * NUM_CLASSES
+    for name, tight in {
+        "metrics_string": {"a_mAP": "0.5", "a_mAP_per_class": per_class},
+        "metrics_nan": {"a_mAP": float("nan"), "a_mAP_per_class": per_class},
+        "metrics_short": {"a_mAP": 0.5, "a_mAP_per_class": per_class[:3]},
+        "metrics_ok": {"a_mAP": 0.5, "a_mAP_per_class": per_class},
+    }.items():
+        folder = bad / name / "test" / "soft"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"tight": tight, "loose": tight}))
     return World(
-        root=root, data=data, game=game, raw=raw, raw_b=raw_b, games=games, nms=nms, bad=bad
-    )
+        root=root, data=data, game=game, raw=raw, raw_b=raw_b, games=games, nms=nms, bad=bad,
+        frames=frames, slug=slug, features=features,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -768,7 +861,278 @@ def _cases() -> list[Case]:
                       "--set", "source=exrcsdrive", "--set", "password_env=COMEDIAN_NO_SUCH_VAR"],
         1, "COMEDIAN_NO_SUCH_VAR")  # fmt: skip
     add("unknown-stage", lambda w, o: ["decodee", "--video", "x"], 2, "decodee")
+    _cases_reliability(add)
     return c
+
+
+def _cases_reliability(add) -> None:  # noqa: ANN001
+    """Paths read from files that leave their folder, outputs onto inputs, values checked at
+    the door, errors naming the file and what it holds."""
+
+    # --- a games table row whose path leaves the folder it is joined to --------------------
+    def pred(w: World, o: Path, model: str, games: Path | None = None, *a: str) -> list[str]:
+        return ["predict", "--model", S(w.bad / model), "--games", S(games or w.games),
+                "--frames", S(w.frames), "--out", S(o / "raw"), *a]  # fmt: skip
+
+    for table, problem in (
+        ("games_dotdot.tsv", "climbs out with '..'"),
+        ("games_absolute.tsv", "is absolute"),
+        ("games_empty_path.tsv", "empty path"),
+    ):
+        stem = table.removesuffix(".tsv").removeprefix("games_")
+        add(
+            f"predict-games-path-{stem}",
+            lambda w, o, t=table: pred(w, o, "spot17.pt", w.bad / t),
+            1,
+            lambda w, o, p=problem: p,
+        )
+        add(
+            f"evaluate-games-path-{stem}",
+            lambda w, o, t=table: [
+                "evaluate", "--labels", S(w.data), "--predictions", S(w.nms), "--games",
+                S(w.bad / t), "--out", S(o / "metrics.json"),
+            ],
+            1,
+            lambda w, o, t=table: f"{w.bad / t}: line 2 (column path)",
+        )  # fmt: skip
+    add(
+        "sweep-games-path-dotdot",
+        lambda w, o: ["sweep", "--raw", S(w.raw), "--labels", S(w.data), "--games",
+                      S(w.bad / "games_dotdot.tsv"), "--out", S(o / "sweep.tsv")],
+        1,
+        lambda w, o: f"{w.bad / 'games_dotdot.tsv'}: line 2",
+    )  # fmt: skip
+    add(
+        "pca-games-path-absolute",
+        lambda w, o: ["pca", "--games", S(w.bad / "games_absolute.tsv"), "--features",
+                      S(w.features), "--transform", S(o / "t.npz"), "--out", S(o / "f")],
+        1,
+        "is absolute",
+    )  # fmt: skip
+    add(
+        "pretrain-games-path-dotdot",
+        lambda w, o: ["pretrain", "--games", S(w.bad / "games_dotdot.tsv"), "--frames",
+                      S(w.frames), "--out", S(o / "m.pt")],
+        1,
+        "climbs out",
+    )  # fmt: skip
+
+    # --- outputs onto inputs (paths resolved, links followed, folders holding inputs) ------
+    def ext(w: World, o: Path, out: Path | str) -> list[str]:
+        f = w.frames / w.slug / "1.frames"
+        return ["extract-features", "--model", S(w.bad / "teacher.pt"), "--frames4", S(f),
+                "--frames", S(f), "--out", S(out)]  # fmt: skip
+
+    add("extract-out-is-frames", lambda w, o: ext(w, o, w.frames / w.slug / "1.frames"), 2,
+        "is the input --frames4")  # fmt: skip
+    add("extract-out-is-model", lambda w, o: ext(w, o, w.bad / "teacher.pt"), 2, "--model")
+
+    def linked(o: Path, target: Path) -> Path:
+        link = o / "link"
+        link.symlink_to(target)
+        return link
+
+    add(
+        "extract-out-links-to-frames",
+        lambda w, o: ext(w, o, linked(o, w.frames / w.slug / "1.frames")),
+        2,
+        "is the input --frames",
+    )
+    add("extract-out-holds-frames", lambda w, o: ext(w, o, w.frames), 2, "holds the input")
+
+    def pca(w: World, o: Path, transform: Path, out: Path, features: Path | None = None):  # noqa: ANN202
+        return ["pca", "--games", S(w.games), "--features", S(features or w.features),
+                "--transform", S(transform), "--out", S(out), "--fit-split", "test"]  # fmt: skip
+
+    add("pca-out-is-features", lambda w, o: pca(w, o, o / "t.npz", w.features), 2,
+        "--out")  # fmt: skip
+    add(
+        "pca-transform-onto-a-feature-file",
+        lambda w, o: pca(w, o, w.features / w.slug / "1.npy", o / "f"),
+        2,
+        "--transform",
+    )
+    add("pca-out-holds-features", lambda w, o: pca(w, o, o / "t.npz", w.root), 2,
+        "holds the input")  # fmt: skip
+    add(
+        "pca-out-links-to-features",
+        lambda w, o: pca(w, o, o / "t.npz", linked(o, w.features)),
+        2,
+        "is the input --features",
+    )
+    add(
+        "pca-config-beside-transform-in-features",
+        lambda w, o: pca(w, o, w.features / "t.npz", o / "f"),
+        2,
+        "lies inside the input --features",
+    )
+    add(
+        "teacher-out-is-init",
+        lambda w, o: ["teacher", "--games", S(w.games), "--frames", S(w.frames), "--frames4",
+                      S(w.frames), "--labels", S(w.data), "--init", S(w.bad / "teacher.pt"),
+                      "--out", S(w.bad / "teacher.pt")],
+        2,
+        "--init",
+    )  # fmt: skip
+    add(
+        "distill-out-in-features",
+        lambda w, o: ["distill", "--games", S(w.games), "--frames", S(w.frames), "--features",
+                      S(w.features), "--out", S(w.features / "model.pt")],
+        2,
+        "--features",
+    )  # fmt: skip
+    add(
+        "pretrain-run-files-onto-games",
+        lambda w, o: ["pretrain", "--games", S(w.bad / "train_log.csv"), "--frames",
+                      S(w.frames), "--out", S(w.bad / "model.pt")],
+        2,
+        "a run file beside --out",
+    )  # fmt: skip
+
+    # --- values checked at the door --------------------------------------------------------
+    def summ(w: World, o: Path, *names: str) -> list[str]:
+        files = [S(w.bad / n / "test" / "soft" / "metrics.json") for n in names]
+        return ["summary", "--metrics", *files, "--out", S(o / "s.tsv")]
+
+    add("summary-tight-string", lambda w, o: summ(w, o, "metrics_string"), 1, "tight.a_mAP")
+    add("summary-tight-nan", lambda w, o: summ(w, o, "metrics_nan"), 1, "got nan")
+    add("summary-per-class-short", lambda w, o: summ(w, o, "metrics_short"), 1,
+        "a_mAP_per_class: expected a list of 17")  # fmt: skip
+    add("summary-file-twice", lambda w, o: summ(w, o, "metrics_ok", "metrics_ok"), 2,
+        "given twice")  # fmt: skip
+
+    def ev(w: World, o: Path, pred: str) -> list[str]:
+        return ["evaluate", "--labels", S(w.data), "--predictions", S(w.bad / pred), "--out",
+                S(o / "metrics.json")]  # fmt: skip
+
+    add("evaluate-confidence-5", lambda w, o: ev(w, o, "pred_conf5"), 1, "above 1")
+    add("evaluate-confidence-inf", lambda w, o: ev(w, o, "pred_inf"),
+        1, lambda w, o: S(w.bad / "pred_inf" / w.game / "results_spotting.json"))  # fmt: skip
+    add(
+        "nms-raw-inf",
+        lambda w, o: ["nms", "--raw", S(w.bad / "raw_inf"), "--out", S(o / "nms")],
+        1,
+        "NaN or inf",
+    )
+    for name, problem in (
+        ("feat_zero_rows", "must be (rows >= 1, dims >= 1), got (0, 8)"),
+        ("feat_int", "must be floating point, got int64"),
+        ("feat_1d", "must be (rows >= 1, dims >= 1), got (20,)"),
+        ("feat_text", "are not a readable .npy array"),
+    ):
+        add(
+            f"pca-{name.replace('_', '-')}",
+            lambda w, o, n=name: pca(w, o, o / "t.npz", o / "f", w.bad / n),
+            1,
+            lambda w, o, n=name, p=problem: (
+                f"{w.bad / n / w.slug / '2.npy'}: features of half 2 of {w.slug} {p}"
+            ),
+        )
+
+    tiny = "model={img_size: 32, embed_dim: 16, num_heads: 2, depth: 1, temporal_depth: 1, temporal_num_heads: 2}"
+
+    def distill(w: World, o: Path, features: str) -> list[str]:
+        return ["distill", "--games", S(w.games), "--frames", S(w.frames), "--features",
+                S(w.bad / features), "--out", S(o / "model.pt"), "--set", "train_split=test",
+                "--set", tiny]  # fmt: skip
+
+    for name, problem in (
+        ("feat_zero_rows", "must be (rows >= 1, dims >= 1), got (0, 8)"),
+        ("feat_text", "are not a readable .npy array"),
+        ("feat_rows", "have 7 rows, its frame store"),
+    ):
+        add(
+            f"distill-{name.replace('_', '-')}",
+            lambda w, o, n=name: distill(w, o, n),
+            1,
+            lambda w, o, n=name, p=problem: (
+                f"{w.bad / n / w.slug / '2.npy'}: features of half 2 of {w.slug} {p}"
+            ),
+        )
+
+    def head(w: World, o: Path, labels: str) -> list[str]:
+        return ["finetune-head", "--games", S(w.games), "--frames", S(w.frames), "--labels",
+                S(w.bad / labels), "--out", S(o / "model.pt"), "--set", "train_split=test",
+                "--set", tiny]  # fmt: skip
+
+    for labels, problem in (
+        ("labels_class", "field 'label' = 'Kick'"),
+        ("labels_position", "field 'position' = '12.5 s'"),
+        ("labels_negative", "field 'position' = -500 is negative"),
+    ):
+        add(
+            f"finetune_head-{labels.replace('_', '-')}",
+            lambda w, o, n=labels: head(w, o, n),
+            1,
+            lambda w, o, n=labels, p=problem: (
+                f"{w.bad / n / w.game / LABELS_NAME}: annotation 0: {p}"
+            ),
+        )
+
+    # --- errors that name the thing --------------------------------------------------------
+    for model, holds in (
+        ("teacher.pt", "holds a resnet3d_50 model with a 17-class head"),
+        ("spot5.pt", "holds a vivit_tiny model with a 5-class head"),
+        ("trunk.pt", "holds a vivit_tiny model with no head"),
+        ("spot_8_frames.pt", "holds a vivit_tiny model for clips of 4 tokens"),
+    ):
+        add(f"predict-model-{model}", lambda w, o, m=model: pred(w, o, m), 1,
+            lambda w, o, m=model, h=holds: f"{w.bad / m}: {h}")  # fmt: skip
+        add(
+            f"spot-weights-{model}",
+            lambda w, o, m=model: ["spot", "--video", S(w.video), "--weights", S(w.bad / m),
+                                   "--out", S(o / "spotted")],
+            1,
+            lambda w, o, m=model, h=holds: f"{w.bad / m}: {h}",
+        )  # fmt: skip
+        add(
+            f"finetune-init-{model}",
+            lambda w, o, m=model: ["finetune", "--games", S(w.games), "--frames", S(w.frames),
+                                   "--labels", S(w.data), "--init", S(w.bad / m), "--out",
+                                   S(o / "model.pt")],
+            1,
+            lambda w, o, m=model, h=holds: f"{w.bad / m}: {h}",
+        )  # fmt: skip
+    add(
+        "finetune_head-init-teacher",
+        lambda w, o: (
+            head(w, o, "labels_class")[:-4]
+            + ["--init", S(w.bad / "teacher.pt"), "--set", "train_split=test", "--set", tiny]
+        ),
+        1,
+        lambda w, o: f"{w.bad / 'teacher.pt'}: ",
+    )
+    add(
+        "import-corrupt-zip",
+        lambda w, o: ["import-weights", "--src", S(w.bad / "corrupt_zip.pt"), "--out",
+                      S(o / "m.pt"), "--arch", "vivit_tiny"],
+        1,
+        lambda w, o: f"{w.bad / 'corrupt_zip.pt'}: damaged weights file",
+    )  # fmt: skip
+    add("predict-corrupt-zip", lambda w, o: pred(w, o, "corrupt_zip.pt"), 1,
+        lambda w, o: f"{w.bad / 'corrupt_zip.pt'}: damaged weights file")  # fmt: skip
+    add(
+        "spot-corrupt-zip",
+        lambda w, o: ["spot", "--video", S(w.video), "--weights", S(w.bad / "corrupt_zip.pt"),
+                      "--out", S(o / "spotted")],
+        1,
+        lambda w, o: f"{w.bad / 'corrupt_zip.pt'}: damaged weights file",
+    )  # fmt: skip
+    for value in ("0", "-3", "ten", "2.5"):
+        add(
+            f"nms-windows-per-class-{value}",
+            lambda w, o, v=value: ["nms", "--raw", S(w.raw), "--out", S(o / "nms"), "--set",
+                                   f"windows_per_class={{Goal: {v}}}"],
+            2,
+            "windows_per_class.Goal",
+        )  # fmt: skip
+    add(
+        "sweep-windows-per-class",
+        lambda w, o: ["sweep", "--raw", S(w.raw), "--labels", S(w.data), "--out",
+                      S(o / "sweep.tsv"), "--set", "windows=[0]"],
+        2,
+        "window",
+    )  # fmt: skip
 
 
 CASES = _cases()
@@ -841,3 +1205,172 @@ def test_entry_point_prints_one_line(world: World, argv_of) -> None:
         timeout=300,
     )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and sum(not ln[:4].isdigit() for ln in lines) == 1, err
+    return lines[-1]
+
+
+def test_a_full_disk_names_the_output_and_leaves_no_partial_file(
+    world: World, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    def to_csv(self, path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        Path(path).write_text("setting\ttight\nsoft_w8_t0.0")  # half a table, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
+    before = _checksums(world.root)
+    out = tmp_path / "sweep" / "sweep.tsv"
+    argv = ["sweep", "--raw", S(world.raw), "--labels", S(world.data), "--out", S(out),
+            "--set", "windows=[8]", "--set", "thresholds=[0.01]"]  # fmt: skip
+    assert main(argv) == 1
+    message = _one_line(capsys.readouterr().err)
+    assert message == f"comedian sweep: {out}: No space left on device"
+    assert list(out.parent.iterdir()) == []  # no sweep.tsv, no temporary file
+    assert _checksums(world.root) == before
+
+
+class _Downloader:
+    """SoccerNet's downloader, local: delivers ``<game>/<file>`` holding its own name, or half
+    of it (``short``)."""
+
+    short = False
+    _HF_VIDEO_BRANCH_BY_FILE: dict[str, str] = {}
+    _HF_LABEL_FILES = {LABELS_NAME}
+
+    def __init__(self, LocalDirectory: str, **kwargs: object) -> None:  # noqa: N803
+        self.local = Path(LocalDirectory)
+
+    def downloadGame(self, game: str, files: list[str], spl: str, source: str) -> None:  # noqa: N802
+        for file in files:
+            data = f"{game}/{file}".encode()
+            (self.local / game).mkdir(parents=True, exist_ok=True)
+            (self.local / game / file).write_bytes(data[:10] if _Downloader.short else data)
+
+
+def test_download_counts_a_file_complete_only_by_the_sources_size(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import SoccerNet.Downloader
+
+    from comedian.data.download import Expected
+    from comedian.stages import download
+
+    monkeypatch.setattr(SoccerNet.Downloader, "SoccerNetDownloader", _Downloader)
+    sizes = lambda split, game, file: Expected(len(f"{game}/{file}".encode()))  # noqa: E731
+    monkeypatch.setattr(download, "soccernet_probe", lambda **kw: sizes)
+    root, manifest = tmp_path / "sn", tmp_path / "m.tsv"
+    argv = ["download", "--root", S(root), "--manifest", S(manifest), "--set", "splits=[valid]",
+            "--set", f"files=[{LABELS_NAME}]"]  # fmt: skip
+    _Downloader.short = True
+    assert main(argv) == 1
+    message = _one_line(capsys.readouterr().err)
+    assert "incomplete Labels-v2.json" in message and "10 bytes, the source has" in message
+    assert not manifest.exists() and not [
+        p for p in root.rglob(LABELS_NAME) if ".download" not in p.parts
+    ]
+    # an empty and a short file in place (a copy cut short) are fetched again, not skipped
+    games = read_games_table_of_split("valid")[:2]
+    for game, data in zip(games, (b"", b"{"), strict=True):
+        (root / game).mkdir(parents=True)
+        (root / game / LABELS_NAME).write_bytes(data)
+    _Downloader.short = False
+    assert main(argv) == 0
+    for game in games:
+        assert (root / game / LABELS_NAME).read_bytes() == f"{game}/{LABELS_NAME}".encode()
+
+
+def read_games_table_of_split(split: str) -> list[str]:
+    from comedian.data.games import soccernet_games
+
+    return soccernet_games([split])["path"].tolist()
+
+
+#: The output options of every stage (a path option not listed here is an input).
+OUTPUTS: dict[str, set[str]] = {
+    "download": {"root", "manifest"},
+    "synth": {"out"},
+    "games": {"out"},
+    "decode": {"out"},
+    "import_weights": {"out"},
+    "pretrain": {"out"},
+    "teacher": {"out"},
+    "extract_features": {"out"},
+    "pca": {"transform", "out"},
+    "distill": {"out"},
+    "finetune_head": {"out"},
+    "finetune": {"out"},
+    "predict": {"out"},
+    "nms": {"out", "zip"},
+    "evaluate": {"out"},
+    "sweep": {"out", "heatmap"},
+    "ensemble": {"out"},
+    "summary": {"out"},
+    "spot": {"out"},
+}
+
+
+def _path_options(stage: str) -> dict[str, bool]:
+    """The path options of a stage as the command line builds them: option -> takes a list."""
+    import argparse
+    import importlib
+
+    from comedian import cli
+
+    parser = argparse.ArgumentParser()
+    cli._add_paths(parser, importlib.import_module(f"comedian.stages.{stage}").Paths)
+    return {
+        a.option_strings[0]: a.nargs == "+" for a in parser._actions if a.dest.startswith("path__")
+    }
+
+
+def _guard_cases() -> list[tuple[str, str, str]]:
+    from comedian.cli import STAGES
+
+    cases = []
+    for stage in STAGES:
+        options = _path_options(stage)
+        outs = {f"--{o.replace('_', '-')}" for o in OUTPUTS.get(stage, ())}
+        for out in sorted(outs):
+            cases += [(stage, out, opt) for opt in options if opt not in outs]
+    return cases
+
+
+def test_every_stage_lists_its_outputs() -> None:
+    from comedian.cli import STAGES
+
+    assert set(OUTPUTS) == set(STAGES), "a new stage: name its output options in OUTPUTS"
+    for stage, outs in OUTPUTS.items():
+        options = _path_options(stage)
+        assert {f"--{o.replace('_', '-')}" for o in outs} <= set(options), stage
+
+
+@pytest.mark.parametrize(
+    ("stage", "out", "inp"), _guard_cases(), ids=[" ".join(c) for c in _guard_cases()]
+)
+def test_every_stage_refuses_an_output_onto_an_input(
+    stage: str, out: str, inp: str, tmp_path: Path, capsys
+) -> None:
+    """Every output option given an input's path, a link to it, or a folder holding it is
+    refused by the guard first, before any work (the files need not even exist)."""
+    (tmp_path / "link").symlink_to(tmp_path / "input")
+    for given, problem in (
+        (tmp_path / "input", f"is the input {inp} "),
+        (tmp_path / "link", f"is the input {inp} "),
+        (tmp_path, "holds the input"),
+    ):
+        argv = [stage.replace("_", "-")]
+        for opt in _path_options(stage):
+            value = tmp_path / "input" if opt == inp else tmp_path / "others" / opt.lstrip("-")
+            argv += [opt, S(given if opt == out else value)]
+        try:
+            status = main(argv)
+        except SystemExit as exc:
+            status = exc.code
+        message = _one_line(capsys.readouterr().err)
+        assert status == 2 and message.startswith(f"comedian {argv[0]}: {out} "), message
+        assert problem in message, message

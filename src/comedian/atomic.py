@@ -8,7 +8,8 @@ Usage:
         ...                                   # write the whole new folder content under tmp_dir
     remove_stale_temporaries(out_dir)         # at the start of a stage that owns out_dir
 
-A crash or an exception inside the block leaves no file at the final name, so an artefact that
+A crash or an exception inside the block leaves no file at the final name (and no temporary
+file: a full disk, ENOSPC, is reported naming the final path, never the hidden temporary one), so an artefact that
 exists is always complete (Snakemake and the resume logic rely on this). Temporary names are
 ``.<name>.<random>.tmp``: hidden, and ending in ``.tmp``, a suffix no reader of the project
 matches (readers look for ``*.frames``, ``1.npy``, ``results_spotting.json``, ``metrics.json``
@@ -67,9 +68,26 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         if not tmp.exists():
             raise FileNotFoundError(f"{final}: the writer produced no file")
         os.replace(tmp, final)
+    except OSError as err:
+        raise _naming(err, tmp, final) from err
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _naming(err: OSError, tmp: Path, final: Path) -> OSError:
+    """The same error naming the final path instead of the temporary one, or none (writers
+    often raise ENOSPC without a file name); ``err`` itself if it names another file."""
+    if err.errno is None:
+        return err
+    if err.filename is None:
+        target = final
+    else:
+        named = Path(os.fsdecode(err.filename))
+        if named != tmp and tmp not in named.parents:
+            return err
+        target = final / named.relative_to(tmp)
+    return type(err)(err.errno, err.strerror or os.strerror(err.errno), str(target))
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -152,7 +170,10 @@ def atomic_tree(folder: str | os.PathLike[str], *, owned: Iterable[str]) -> Iter
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=TMP_SUFFIX, dir=final.parent))
     names = set(owned)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as err:
+            raise _naming(err, tmp, final) from err
         new = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
         keep = set(new)
         if final.is_dir():

@@ -8,17 +8,35 @@ A wrong ``--out`` must never destroy data: ``decode --out`` equal to ``--video``
 holds an input (replacing the folder's content would delete it) are refused with the two
 options named. Paths are compared after resolving symbolic links and ``..``, and existing files
 also by identity (hard links).
+
+Paths read from a file (a games table's ``path`` column, the game folders of a raw scores or
+results tree) are joined onto a folder only through :func:`join_inside`, which refuses a path
+that is absolute or climbs out with ``..`` and names where the path came from (file and row):
+a games table row ``../../etc`` must never make ``predict`` write ``1.npy`` outside ``--out``.
+
+    game_dir = join_inside(out, game, source=f"{table}: line 3")
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from comedian.errors import UsageError
+from comedian.errors import InputError, UsageError
 
 PathsArg = Mapping[str, "str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None"]
+
+
+#: Files a training stage writes beside its ``--out`` model (:mod:`comedian.training`).
+RUN_FILES: tuple[str, ...] = ("last.pt", "train_log.csv", "config.resolved.yaml", ".resume")
+
+
+def run_outputs(out: str | os.PathLike[str]) -> dict[str, list[Path]]:
+    """The outputs of a training stage: ``--out`` and the run files beside it (for
+    :func:`refuse_overwrite`)."""
+    out = Path(out)
+    return {"--out": [out], "a run file beside --out": [out.parent / n for n in RUN_FILES]}
 
 
 def _flatten(named: PathsArg) -> list[tuple[str, Path]]:
@@ -67,3 +85,36 @@ def refuse_overwrite(*, inputs: PathsArg, outputs: PathsArg) -> None:
                     f"{out_opt} {out}: holds the input {in_opt} {inp}; writing there could "
                     f"replace an input (choose another output path)"
                 )
+
+
+def check_relative(rel: str | os.PathLike[str], *, source: str) -> None:
+    """Raise :class:`InputError` unless ``rel`` stays inside any folder it is joined to.
+
+    Refused: an empty path or ``.``, an absolute path, a ``..`` component, a NUL character. No
+    file system access: a path is judged by its text (links that a user placed inside a dataset
+    are followed on purpose, e.g. a league folder on another disk).
+
+    Args:
+        rel: The relative path read from a file.
+        source: Where it was read, for the message (``"games.tsv: line 3"``).
+    """
+    text = os.fspath(rel)
+    if "\x00" in text:
+        raise InputError(f"{source}: path {text!r} holds a NUL character")
+    parts = PurePosixPath(text).parts
+    if not parts or text.strip() in ("", "."):
+        raise InputError(f"{source}: empty path (expected a folder relative to its root)")
+    if text.startswith("/"):
+        raise InputError(
+            f"{source}: path {text!r} is absolute; paths here are relative to their root folder"
+        )
+    if ".." in parts:
+        raise InputError(
+            f"{source}: path {text!r} climbs out with '..'; it must stay inside its root folder"
+        )
+
+
+def join_inside(root: str | os.PathLike[str], rel: str | os.PathLike[str], *, source: str) -> Path:
+    """``root / rel``, after :func:`check_relative` refused paths that would leave ``root``."""
+    check_relative(rel, source=source)
+    return Path(root) / os.fspath(rel)

@@ -316,7 +316,7 @@ def test_tampered_cells_are_refused(tmp_path: Path, old: bytes, new: bytes) -> N
         "half": np.array([1, 1, 2]),
         "label": np.array([2, 0, 3]),
         "position_ms": np.array([1000, 2000, 3000]),
-        "confidence": np.array([0.5, 12.25, 1.0]),
+        "confidence": np.array([0.5, 0.25, 1.0]),
     }
     text = results_text(GAME, preds).encode()
     assert old in text

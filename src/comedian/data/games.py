@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from comedian.atomic import atomic_path
-from comedian.errors import InputError
 from comedian.data.soccernet import SPLITS
+from comedian.errors import InputError
+from comedian.guards import check_relative
 
 COLUMNS: tuple[str, ...] = ("slug", "split", "path")
 SLUG_RE = re.compile(r"^[a-z0-9_]+$")
@@ -87,8 +88,13 @@ def write_games_table(table: pd.DataFrame, path: str | Path) -> None:
 def read_games_table(path: str | Path) -> pd.DataFrame:
     """Read and check a games TSV (columns slug, split, path).
 
+    Every ``path`` must be relative and stay inside the dataset root (and every folder the
+    stages join it to, such as ``predict --out``): an absolute path or one with ``..`` is refused
+    naming the line.
+
     Raises:
-        ValueError: Naming the file and the problem (missing column, bad slug, duplicates).
+        ValueError: Naming the file and the problem (missing column, bad slug, duplicates, a path
+            that leaves its root).
     """
     try:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
@@ -105,6 +111,8 @@ def read_games_table(path: str | Path) -> pd.DataFrame:
     bad = table.loc[~table["slug"].str.match(SLUG_RE), "slug"]
     if len(bad):
         raise ValueError(f"{path}: slug {bad.iloc[0]!r} is not [a-z0-9_]+")
+    for line, game in enumerate(table["path"], start=2):  # line 1: the header
+        check_relative(game, source=f"{path}: line {line} (column path)")
     for col in ("slug", "path"):
         dup = table[col][table[col].duplicated()]
         if len(dup):

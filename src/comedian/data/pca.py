@@ -146,6 +146,34 @@ class PcaTransform:
         return cls(**arrays, n_rows=n_rows)
 
 
+def read_features(path: str | os.PathLike[str], *, half: str) -> np.ndarray:
+    """Memory-map one half's feature array, checked: a 2-D float array with rows and columns.
+
+    Args:
+        path: The ``.npy`` file.
+        half: The half it holds, for messages (``"half 2 of <slug>"``).
+
+    Returns:
+        The (N, D) array (read-only memory map). Values are checked where they are used (a
+        full pass over a memory map here would read every bank twice).
+
+    Raises:
+        FileNotFoundError, PcaError: Naming the file and the half.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no teacher features for {half}")
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise PcaError(f"{path}: features of {half} are not a readable .npy array ({err})") from None
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise PcaError(f"{path}: features of {half} must be (rows >= 1, dims >= 1), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise PcaError(f"{path}: features of {half} must be floating point, got {x.dtype}")
+    return x
+
+
 def sample_rows(features: Sequence[np.ndarray], max_rows: int | None, seed: int = 0) -> np.ndarray:
     """Stack the rows of several arrays, or a uniform subsample of ``max_rows`` of them.
 

@@ -29,6 +29,7 @@ from comedian.data.frames import FrameStore
 from comedian.data.games import read_games_table
 from comedian.data.labels import frame_targets, read_labels
 from comedian.data.soccernet import HALVES, LABELS_NAME
+from comedian.guards import join_inside
 from comedian.paths import STORE_IN_DIR
 from comedian.spotting.merge import ROWS_PER_TOKEN, WINDOW_TOKENS, window_starts
 
@@ -124,7 +125,11 @@ def split_halves(
         raise ValueError(f"{games_table}: no game in split {split!r}")
     stores, labels, games, halves = [], [], [], []
     for slug, game in zip(rows["slug"], rows["path"], strict=True):
-        label_path = None if labels_root is None else Path(labels_root) / game / LABELS_NAME
+        label_path = (
+            None
+            if labels_root is None
+            else join_inside(labels_root, game, source=f"{games_table}: game") / LABELS_NAME
+        )
         if label_path is not None and not label_path.is_file():
             if require_labels:
                 raise FileNotFoundError(f"{label_path}: no labels for game {game!r}")

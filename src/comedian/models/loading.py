@@ -16,6 +16,7 @@ as method.md §5 says). Errors name the file.
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -43,6 +44,7 @@ def read_weights_file(path: str | Path, trust_pickle: bool = False) -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file")
+    check_archive(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
@@ -208,3 +210,59 @@ def check_arch(arch: str, stage: str) -> None:
             f"{stage}: arch {arch!r} cannot be pretrained; steps 1-2 exist for "
             f"{PRETRAINED_ARCH} only (set pretrain: false for this run)"
         )
+
+
+#: Architectures with a per-token spotting head (method.md §6, §10).
+SPOTTING_ARCHS = ("vivit_tiny", "viswin_tiny")
+
+
+def load_spotting_model(
+    path: str | Path, arch: str | None = None, *, trust_pickle: bool = False
+) -> tuple[nn.Module, str, dict[str, Any]]:
+    """:func:`load_weights`, refusing at once a file that holds no 17-class spotting model.
+
+    A teacher (``resnet3d_50``), a step-1 ViT, a distilled trunk without head or a head of
+    another number of classes would otherwise fail minutes later, deep in inference or training.
+
+    Raises:
+        ReferenceWeightsError: Naming the file and what it holds.
+    """
+    from comedian.data.soccernet import NUM_CLASSES
+    from comedian.spotting.merge import WINDOW_TOKENS
+
+    model, arch, kwargs = load_weights(path, arch, trust_pickle=trust_pickle)
+    head = getattr(model, "head", None)
+    linears = [] if head is None else [m for m in head.modules() if isinstance(m, nn.Linear)]
+    classes = linears[-1].out_features if linears else None
+    if arch not in SPOTTING_ARCHS or classes != NUM_CLASSES:
+        what = "no head" if head is None else f"a {classes}-class head"
+        raise ReferenceWeightsError(
+            f"{path}: holds a {arch} model with {what}; spotting needs a "
+            f"{' or '.join(SPOTTING_ARCHS)} model with a {NUM_CLASSES}-class head "
+            "(a finetune_head or finetune model.pt)"
+        )
+    tokens = getattr(model, "num_tubelets", WINDOW_TOKENS)
+    if tokens != WINDOW_TOKENS:
+        raise ReferenceWeightsError(
+            f"{path}: holds a {arch} model for clips of {tokens} tokens; spotting reads clips of "
+            f"{WINDOW_TOKENS} tokens (64 s at 2 fps)"
+        )
+    return model, arch, kwargs
+
+
+def check_archive(path: Path) -> None:
+    """Refuse a zip-format weights file (what ``torch.save`` writes) whose records fail their
+    CRC-32: torch reads a damaged tensor record without noticing. Legacy (non-zip) files pass.
+
+    Raises:
+        ReferenceWeightsError: Naming the file and the damaged record.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise ReferenceWeightsError(f"{path}: damaged weights file (zip: {err})") from None
+    if bad is not None:
+        raise ReferenceWeightsError(f"{path}: damaged weights file (record {bad} fails its CRC)")

@@ -169,7 +169,7 @@ def read_results(path: str | Path) -> dict[str, np.ndarray]:
     Raises:
         ValueError: Naming the file (and the prediction) for anything the official evaluator
             would misread or refuse: malformed JSON, missing keys, unknown labels, NaN / inf /
-            negative confidences, halves other than 1 and 2, positions that are not
+            negative confidences or ones above 1, halves other than 1 and 2, positions that are not
             non-negative integers (ms).
     """
     path = Path(path)
@@ -212,6 +212,7 @@ def _check_predictions(path: Path, preds: Mapping[str, np.ndarray]) -> None:
     problems = {
         "confidence is NaN or inf": ~np.isfinite(conf),
         "confidence is negative": conf < 0,
+        "confidence is above 1 (scores are probabilities in [0, 1])": conf > 1,
         "half is not 1 or 2": ~np.isin(half, (1, 2)),
         "position is negative": pos < 0,
     }

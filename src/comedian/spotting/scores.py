@@ -21,6 +21,7 @@ import numpy as np
 
 from comedian.atomic import atomic_path
 from comedian.data.soccernet import HALVES, NUM_CLASSES
+from comedian.guards import join_inside
 
 #: File name of each half's raw scores inside a game folder.
 RAW_NAMES: dict[int, str] = {1: "1.npy", 2: "2.npy"}
@@ -66,13 +67,15 @@ def write_raw_game(root: str | Path, game: str, scores: Mapping[int, np.ndarray]
     """Write ``{1: (T1, 17), 2: (T2, 17)}`` under ``<root>/<game>/``."""
     if set(scores) != set(HALVES):
         raise ValueError(f"{game}: raw scores need halves {HALVES}, got {sorted(scores)}")
+    folder = join_inside(root, game, source=f"{root}: game")
     for half, arr in scores.items():
-        write_raw_half(Path(root) / game / RAW_NAMES[half], arr)
+        write_raw_half(folder / RAW_NAMES[half], arr)
 
 
 def read_raw_game(root: str | Path, game: str) -> dict[int, np.ndarray]:
     """Read both halves of one game. Returns ``{1: (T1, 17), 2: (T2, 17)}`` float32."""
-    return {half: read_raw_half(Path(root) / game / RAW_NAMES[half]) for half in HALVES}
+    folder = join_inside(root, game, source=f"{root}: game")
+    return {half: read_raw_half(folder / RAW_NAMES[half]) for half in HALVES}
 
 
 def find_raw_games(root: str | Path) -> list[str]:

@@ -87,11 +87,14 @@ class NmsSetting:
                 f"NMS windows_per_class: unknown class {unknown[0]!r} (classes: {', '.join(CLASSES)})"
             )
         try:
-            check_setting(
-                self.kind, [self.window, *per_class.values()], self.threshold, self.min_weight
-            )
+            check_setting(self.kind, [self.window], self.threshold, self.min_weight)
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        for name, w in per_class.items():
+            try:
+                check_setting(self.kind, [w], self.threshold, self.min_weight)
+            except ValueError as err:
+                raise ConfigError(f"NMS windows_per_class.{name}: {err}") from None
         canonical = {
             c: int(per_class[c]) for c in CLASSES if per_class.get(c, self.window) != self.window
         }

@@ -26,8 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from comedian.data.pca import PcaError, read_features
 from comedian.data.pretrain import (
     DistillClips,
     DrawnKeys,
@@ -37,6 +36,7 @@ from comedian.data.pretrain import (
     split_half_paths,
 )
 from comedian.data.transforms import AugmentConfig
+from comedian.guards import refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import check_arch, init_trunk
 from comedian.paths import BANK_IN_DIR
@@ -85,6 +85,15 @@ class Config(TrainConfig):
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Distill the teacher's PCA features into the run's ViViT."""
+    refuse_overwrite(
+        inputs={
+            "--games": paths.games,
+            "--frames": paths.frames,
+            "--features": paths.features,
+            "--init": paths.init,
+        },
+        outputs=run_outputs(paths.out),
+    )
     check_arch(cfg.arch, STAGE)
     if cfg.align not in ("start", "mean"):
         raise ValueError(f"distill: align must be 'start' or 'mean', got {cfg.align!r}")
@@ -98,11 +107,20 @@ def run(cfg: Config, *, paths: Paths) -> None:
     halves = split_half_paths(paths.games, cfg.train_split, paths.frames)
     stores = open_stores([p for _, _, p in halves], fps=2)
     banks = []
-    for slug, half, _ in halves:
+    for (slug, half, _), store in zip(halves, stores, strict=True):
         path = Path(paths.features) / BANK_IN_DIR.format(game=slug, half=half)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no teacher features for this half")
-        banks.append(np.load(path, mmap_mode="r"))
+        bank = read_features(path, half=f"half {half} of {slug}")
+        if len(bank) != store.num_frames:
+            raise PcaError(
+                f"{path}: features of half {half} of {slug} have {len(bank)} rows, its frame "
+                f"store {store.path} has {store.num_frames}"
+            )
+        if banks and bank.shape[1] != banks[0].shape[1]:
+            raise PcaError(
+                f"{path}: features of half {half} of {slug} have {bank.shape[1]} dims, "
+                f"the first half's have {banks[0].shape[1]}"
+            )
+        banks.append(bank)
     clip_rows = int(model.num_tubelets) * int(kwargs.get("tube_size", 2))
     dataset = DistillClips(stores, banks, clip_rows=clip_rows, align=cfg.align)
     draw = distill_draw([s.num_frames for s in stores], cfg.windows_per_half, clip_rows)

@@ -8,8 +8,9 @@ Usage:
 Uses the SoccerNet package's ``SoccerNetDownloader`` on the official game lists of the splits.
 The password is read from the environment variable named by ``password_env``, never from the
 config or the command line, and is never logged. Resumable: files already complete under
-``root`` are skipped, and a file reaches its final name only once it is complete
-(``comedian.data.download``). The manifest (game, file, bytes; TSV) is written last.
+``root`` are skipped, and a file reaches its final name only once it is complete; complete
+means the size (and SHA-256, where the source gives one) the source announces, so an empty or
+short file in place is fetched again (``comedian.data.download``). The manifest (game, file, bytes; TSV) is written last.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from typing import Literal
 
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
-from comedian.data.download import download_games, soccernet_fetcher
+from comedian.data.download import download_games, soccernet_fetcher, soccernet_probe
 from comedian.data.games import soccernet_games
 from comedian.data.soccernet import LABELS_NAME, SPLITS, VIDEO_NAMES
 from comedian.errors import InputError
+from comedian.guards import refuse_overwrite
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Config:
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Download every missing file of the configured splits, then write the manifest."""
+    refuse_overwrite(inputs={}, outputs={"--root": paths.root, "--manifest": paths.manifest})
     unknown = [s for s in cfg.splits if s not in SPLITS]
     if unknown:
         raise ValueError(f"unknown split(s) {unknown} (expected some of {list(SPLITS)})")
@@ -75,6 +78,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
         zip(table["split"], table["path"], strict=True),
         files=cfg.files,
         fetch=fetch,
+        probe=soccernet_probe(source=cfg.source, password=password),
     )
     with atomic_path(paths.manifest) as tmp:
         with tmp.open("w", newline="", encoding="utf-8") as fh:

@@ -26,6 +26,7 @@ from comedian.atomic import atomic_path
 from comedian.data.pretrain import TeacherWindows, num_rows_2fps, open_stores
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.data.windows import extraction_batches
+from comedian.guards import refuse_overwrite
 from comedian.models import model_from_checkpoint
 from comedian.models.loading import is_exported, read_weights_file
 
@@ -89,6 +90,10 @@ def extract(
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Extract the teacher features of one half."""
+    refuse_overwrite(
+        inputs={"--model": paths.model, "--frames4": paths.frames4, "--frames": paths.frames},
+        outputs={"--out": paths.out},
+    )
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
     # not comedian.training.read_model_file: one job a half, so no Lightning import per job

@@ -40,9 +40,9 @@ from comedian.data.spotting import (
     split_halves,
 )
 from comedian.data.transforms import AugmentConfig
-from comedian.guards import refuse_overwrite
+from comedian.guards import join_inside, refuse_overwrite, run_outputs
 from comedian.models import build_model
-from comedian.models.loading import init_trunk, load_weights
+from comedian.models.loading import init_trunk, load_spotting_model
 from comedian.spotting.metrics import read_labels
 from comedian.tasks.base import TrainTask
 from comedian.tasks.spotting import VALID_METRIC, SpottingTask, ValidSet
@@ -106,10 +106,7 @@ def build_spotting_model(
     if stage == "finetune":
         if paths.init is None:
             raise ValueError("--init: finetune starts from the finetune_head model")
-        model, arch, kwargs = load_weights(paths.init)
-        if getattr(model, "head", None) is None:
-            raise ValueError(f"{paths.init}: the model has no spotting head")
-        return model, arch, kwargs
+        return load_spotting_model(paths.init)
     kwargs = {**cfg.model, "num_classes": NUM_CLASSES}
     model = build_model(cfg.arch, **kwargs)
     if paths.init is not None:
@@ -130,7 +127,7 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
             "--labels": paths.labels,
             "--init": paths.init,
         },
-        outputs={"--out": paths.out, "last.pt beside --out": out_dir / "last.pt"},
+        outputs=run_outputs(paths.out),
     )
     TrainTask.seed_everything(cfg.seed)
     model, arch, kwargs = build_spotting_model(cfg, paths, stage)
@@ -147,7 +144,15 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
     if cfg.valid_split:
         halves = split_halves(paths.games, cfg.valid_split, paths.frames, paths.labels)
         games = list(dict.fromkeys(h.game for h in halves))
-        valid = ValidSet(halves, [read_labels(paths.labels / g / LABELS_NAME) for g in games])
+        valid = ValidSet(
+            halves,
+            [
+                read_labels(
+                    join_inside(paths.labels, g, source=f"{paths.games}: game") / LABELS_NAME
+                )
+                for g in games
+            ],
+        )
         keys = inference_keys([h.num_rows for h in halves])
         val_loader = make_loader(
             SpottingClips(halves), KeySampler(keys), cfg.eval_batch_size, cfg, collate_clips

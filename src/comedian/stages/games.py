@@ -20,6 +20,7 @@ import pandas as pd
 from comedian.config import write_resolved
 from comedian.data.games import games_table, soccernet_games, write_games_table
 from comedian.data.soccernet import SPLITS
+from comedian.guards import refuse_overwrite
 from comedian.synth import SynthConfig, plan_games
 
 
@@ -52,6 +53,13 @@ def build_table(cfg: Config) -> pd.DataFrame:
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
+    refuse_overwrite(
+        inputs={},
+        outputs={
+            "--out": paths.out,
+            "config.resolved.yaml": paths.out.parent / "config.resolved.yaml",
+        },
+    )
     write_games_table(build_table(cfg), paths.out)
     write_resolved(
         paths.out.parent / "config.resolved.yaml", stage="games", config=cfg, paths=paths

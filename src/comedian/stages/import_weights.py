@@ -37,6 +37,7 @@ from comedian.models import (
     init_from_vit,
     load_reference_state_dict,
 )
+from comedian.models.loading import check_archive
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def _load(src: Path, trust_pickle: bool) -> Any:
         raise ReferenceWeightsError(f"{src}: no such file")
     if src.stat().st_size == 0:
         raise ReferenceWeightsError(f"{src}: the file is empty")
+    check_archive(src)  # torch reads a damaged tensor record without noticing
     try:
         return torch.load(src, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:

@@ -25,7 +25,7 @@ import numpy as np
 from comedian.atomic import atomic_tree, remove_stale_siblings
 from comedian.config import write_resolved
 from comedian.data.soccernet import NUM_CLASSES, RESULTS_NAME
-from comedian.guards import refuse_overwrite
+from comedian.guards import join_inside, refuse_overwrite
 from comedian.spotting.results import peaks_to_predictions, write_results, zip_results
 from comedian.spotting.scores import find_raw_games, read_raw_game
 from comedian.spotting.settings import NmsSetting
@@ -66,7 +66,8 @@ def run(cfg: Config, *, paths: Paths) -> None:
     with atomic_tree(paths.out, owned=(RESULTS_NAME, "config.resolved.yaml")) as tmp:
         for game in games:
             predictions = peaks_to_predictions(apply_nms(cfg, read_raw_game(paths.raw, game)))
-            write_results(tmp / game / RESULTS_NAME, game, predictions)
+            folder = join_inside(tmp, game, source=f"{paths.raw}: game")
+            write_results(folder / RESULTS_NAME, game, predictions)
             total += len(predictions["half"])
         write_resolved(tmp / "config.resolved.yaml", stage="nms", config=cfg, paths=paths)
     logger.info("%d games, %d predictions -> %s", len(games), total, paths.out)

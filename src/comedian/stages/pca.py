@@ -20,8 +20,9 @@ import numpy as np
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
 from comedian.data.games import read_games_table
-from comedian.data.pca import fit_pca
+from comedian.data.pca import PcaError, fit_pca, read_features
 from comedian.data.soccernet import HALVES
+from comedian.guards import refuse_overwrite
 from comedian.paths import BANK_IN_DIR
 
 log = logging.getLogger(__name__)
@@ -54,29 +55,44 @@ class Config:
 
 
 def feature_path(folder: Path, slug: str, half: int) -> Path:
-    path = Path(folder) / BANK_IN_DIR.format(game=slug, half=half)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no teacher features for this half")
-    return path
+    return Path(folder) / BANK_IN_DIR.format(game=slug, half=half)
+
+
+def load_features(folder: Path, slug: str, half: int) -> np.ndarray:
+    """One half's teacher features (memory map), checked (:func:`read_features`)."""
+    return read_features(feature_path(folder, slug, half), half=f"half {half} of {slug}")
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Fit on the train split, apply to every half of the table."""
+    refuse_overwrite(
+        inputs={"--games": paths.games, "--features": paths.features},
+        outputs={
+            "--transform": paths.transform,
+            "--out": paths.out,
+            "config.resolved.yaml": Path(paths.transform).parent / "config.resolved.yaml",
+        },
+    )
     table = read_games_table(paths.games)
     train = table[table["split"] == cfg.fit_split]
     if train.empty:
         raise ValueError(f"{paths.games}: no game in split {cfg.fit_split!r} to fit the PCA on")
-    banks = [
-        np.load(feature_path(paths.features, slug, h), mmap_mode="r")
-        for slug in train["slug"]
-        for h in HALVES
-    ]
+    # every half is checked before the fit (a broken file fails in seconds, not after it);
+    # each map is dropped at once, so that the open files stay within the train split's
+    for slug in table["slug"]:
+        for h in HALVES:
+            load_features(paths.features, slug, h)
+    banks = [load_features(paths.features, s, h) for s in train["slug"] for h in HALVES]
     pca = fit_pca(banks, cfg.n_components, max_rows=cfg.max_rows, seed=cfg.seed)
     pca.save(paths.transform)
     for slug in table["slug"]:
         for h in HALVES:
             src = feature_path(paths.features, slug, h)
-            reduced = pca.transform(np.load(src, mmap_mode="r"), source=str(src))
+            reduced = pca.transform(
+                load_features(paths.features, slug, h), source=f"{src} (half {h} of {slug})"
+            )
+            if not np.isfinite(reduced).all():
+                raise PcaError(f"{src}: features of half {h} of {slug} hold NaN or inf")
             dst = Path(paths.out) / BANK_IN_DIR.format(game=slug, half=h)
             dst.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(dst) as tmp, open(tmp, "wb") as f:

@@ -27,7 +27,7 @@ from comedian.atomic import atomic_tree, remove_stale_temporaries
 from comedian.config import write_resolved
 from comedian.data.spotting import split_halves
 from comedian.guards import refuse_overwrite
-from comedian.models.loading import load_weights
+from comedian.models.loading import load_spotting_model
 from comedian.spotting.inference import score_halves
 from comedian.spotting.scores import RAW_NAMES, write_raw_game
 
@@ -69,9 +69,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
         },
         outputs={"--out": paths.out},
     )
-    model, arch, kwargs = load_weights(paths.model, cfg.arch, trust_pickle=cfg.trust_pickle)
-    if getattr(model, "head", None) is None:
-        raise ValueError(f"{paths.model}: the {arch} model has no spotting head")
+    model, arch, kwargs = load_spotting_model(paths.model, cfg.arch, trust_pickle=cfg.trust_pickle)
     halves = split_halves(paths.games, cfg.split, paths.frames, paths.labels, require_labels=False)
     log.info("%s (%s): %d halves of %s", paths.model, arch, len(halves), cfg.split)
     scores = score_halves(

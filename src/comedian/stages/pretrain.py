@@ -33,6 +33,7 @@ from comedian.data.pretrain import (
     ssl_keys,
 )
 from comedian.data.transforms import AugmentConfig
+from comedian.guards import refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import VIT_KEYS, check_arch
 from comedian.tasks.base import TrainTask
@@ -81,6 +82,9 @@ def vit_kwargs(model: dict) -> dict:
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Pretrain the run's spatial ViT with SCE on every second of the train split."""
+    refuse_overwrite(
+        inputs={"--games": paths.games, "--frames": paths.frames}, outputs=run_outputs(paths.out)
+    )
     check_arch(cfg.arch, STAGE)
     TrainTask.seed_everything(cfg.seed)
     kwargs = vit_kwargs(cfg.model)

@@ -38,7 +38,7 @@ from comedian.data.soccernet import CLASSES, NUM_CLASSES, RESULTS_NAME, format_g
 from comedian.data.spotting import SpottingHalf
 from comedian.errors import UsageError
 from comedian.guards import refuse_overwrite
-from comedian.models.loading import load_weights
+from comedian.models.loading import load_spotting_model
 from comedian.plots import plot_timeline
 from comedian.spotting.results import ROW_MS, peaks_to_predictions, write_results
 from comedian.spotting.settings import NmsSetting
@@ -95,9 +95,7 @@ def spot_scores(cfg: Config, videos: tuple[Path, ...], weights: Path) -> dict[in
     """
     from comedian.spotting.inference import pick_device, score_halves  # torch: import late
 
-    model, arch, _ = load_weights(weights, cfg.arch, trust_pickle=cfg.trust_pickle)
-    if getattr(model, "head", None) is None:
-        raise ValueError(f"{weights}: the {arch} model has no spotting head")
+    model, arch, _ = load_spotting_model(weights, cfg.arch, trust_pickle=cfg.trust_pickle)
     size = int(getattr(model, "img_size", 224))
     device = pick_device(cfg.device)
     log.info("%s: %s model, %dx%d input, on %s", weights, arch, size, size, device)

@@ -24,7 +24,7 @@ from typing import Literal
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
 from comedian.data.soccernet import LABELS_NAME
-from comedian.guards import refuse_overwrite
+from comedian.guards import join_inside, refuse_overwrite
 from comedian.spotting.metrics import read_labels
 from comedian.spotting.scores import find_raw_games, read_raw_game
 from comedian.spotting.settings import NmsSetting
@@ -95,7 +95,10 @@ def run(cfg: Config, *, paths: Paths) -> None:
     settings = cfg.settings()
     logger.info("%d settings x %d games", len(settings), len(games))
     raw = [read_raw_game(paths.raw, g) for g in games]
-    labels = [read_labels(paths.labels / g / LABELS_NAME) for g in games]
+    labels = [
+        read_labels(join_inside(paths.labels, g, source=f"{paths.raw}: game") / LABELS_NAME)
+        for g in games
+    ]
     table = sweep_nms(raw, labels, settings)
     with atomic_path(paths.out) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6f")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from comedian.atomic import remove_stale_temporaries
 from comedian.config import write_resolved
+from comedian.guards import refuse_overwrite
 from comedian.synth import SynthConfig, generate
 
 Config = SynthConfig
@@ -33,6 +34,7 @@ class Paths:
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Generate the dataset under ``paths.out`` and record the resolved config there."""
+    refuse_overwrite(inputs={}, outputs={"--out": paths.out})
     workers = cfg.workers or os.cpu_count() or 1
     # The stage owns its dataset root: temporary files of a killed run go before anything else.
     remove_stale_temporaries(paths.out)

@@ -42,6 +42,7 @@ from comedian.data.pretrain import (
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.transforms import AugmentConfig
 from comedian.data.windows import teacher_targets
+from comedian.guards import join_inside, refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import copy_weights, is_exported, read_weights_file
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
@@ -119,6 +120,16 @@ def load_teacher_weights(model: torch.nn.Module, path: Path, trust_pickle: bool 
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Fine-tune (or just export) the teacher."""
+    refuse_overwrite(
+        inputs={
+            "--games": paths.games,
+            "--frames": paths.frames,
+            "--frames4": paths.frames4,
+            "--labels": paths.labels,
+            "--init": paths.init,
+        },
+        outputs=run_outputs(paths.out),
+    )
     TrainTask.seed_everything(cfg.seed)
     kwargs = {**cfg.model, "num_classes": NUM_CLASSES}
     model = build_model(cfg.arch, **kwargs)
@@ -134,7 +145,8 @@ def run(cfg: Config, *, paths: Paths) -> None:
     cache: dict[str, object] = {}
     targets = []
     for (slug, half, _), store in zip(halves, stores, strict=True):
-        label_path = Path(paths.labels) / table.loc[slug, "path"] / LABELS_NAME
+        game_dir = join_inside(paths.labels, table.loc[slug, "path"], source=f"{paths.games}: game")
+        label_path = game_dir / LABELS_NAME
         if slug not in cache:
             if not label_path.is_file():
                 raise FileNotFoundError(f"{label_path}: no labels for game {slug!r}")
