@@ -30,7 +30,6 @@ from comedian.spotting.metrics import (
     RASTER_FRAMES,
     Evaluator,
     Events,
-    concat_events,
     label_events,
     make_events,
 )
@@ -87,15 +86,12 @@ def peak_events(peaks: np.ndarray, lengths: np.ndarray) -> Events:
     Shapes:
         peaks: (H, T, C) with H = 2 x games, half slot order.
     """
-    parts = []
-    for g in range(peaks.shape[0] // 2):  # one game at a time: small dedup rasters
-        slot, row, label = np.nonzero(peaks[2 * g : 2 * g + 2])
-        inside = row < lengths[2 * g + slot]
-        slot, row, label = slot[inside], row[inside], label[inside]
-        conf = round_confidence(peaks[2 * g + slot, row, label])  # as the results files hold
-        frame = np.minimum(row, RASTER_FRAMES - 1)
-        parts.append(make_events(slot, label, frame, conf, num_halves=2))
-    return concat_events(parts)
+    slot, row, label = np.nonzero(peaks)  # sorted by (slot, row, class): one radix sort
+    inside = row < lengths[slot]
+    slot, row, label = slot[inside], row[inside], label[inside]
+    conf = round_confidence(peaks[slot, row, label])  # as the results files hold
+    frame = np.minimum(row, RASTER_FRAMES - 1)
+    return make_events(slot, label, frame, conf, num_halves=peaks.shape[0])
 
 
 def sweep_nms(
