@@ -380,3 +380,20 @@ def test_scanner_leaves_other_layouts_to_msgspec() -> None:
         json.dumps(json.loads(text)),
     ):
         assert _decode_ours(other.encode()) is None, other
+
+
+def test_scanner_on_the_shortest_lines(tmp_path: Path) -> None:
+    # Lines as short as the layout allows (empty gameTime): the scanner's bound on the number
+    # of predictions a file of that size can hold must still hold all of them.
+    n = 200
+    preds = {
+        "half": np.ones(n, dtype=np.int64),
+        "label": np.full(n, CLASS_INDEX["Goal"]),
+        "position_ms": np.arange(n) % 10,
+        "confidence": np.zeros(n),
+    }
+    text = re.sub(r'"gameTime": "[^"]*"', '"gameTime": ""', results_text("", preds)).encode()
+    fast = _decode_ours(text)
+    assert fast is not None
+    for key, values in _decode_json(tmp_path, text).items():
+        np.testing.assert_array_equal(fast[key], values)

@@ -223,6 +223,8 @@ _HEAD, _LIST = b'{"UrlLocal": ', b', "predictions": ['
 _KEYS = [b'{"gameTime": "', b'", "label": "', b'", "position": "', b'", "half": "']
 _KEYS = [tuple(k) for k in [*_KEYS, b'", "confidence": ', b"\n]}\n"]]  # as constants
 _NAMES = np.array([list(c.encode().ljust(32)) for c in CLASSES], dtype=np.uint8)  # (17, 32)
+#: Bytes of the shortest prediction line (empty gameTime, "Goal", one-digit position).
+_SHORTEST_LINE = sum(len(k) for k in _KEYS[:5]) + len("Goal010.000000000000},\n")
 _NAME_INDEX = np.full((32, 256), -1, dtype=np.int64)  # (length, first byte) -> class
 for _c, _name in enumerate(CLASSES):
     assert _NAME_INDEX[len(_name), ord(_name[0])] < 0, "two class names share length and letter"
@@ -238,7 +240,7 @@ def _decode_ours(data: bytes) -> dict[str, np.ndarray] | None:
         msgspec.json.decode(head[len(_HEAD) : -len(_LIST)], type=str)
     except msgspec.DecodeError:
         return None
-    n = data.count(b"\n")  # at least one a prediction
+    n = len(data) // _SHORTEST_LINE  # at least one a prediction
     out = {k: np.empty(n, np.float64 if k == "confidence" else np.int64) for k in PREDICTION_KEYS}
     buf = np.frombuffer(data, np.uint8)
     n = _scan_lines(buf, len(head) + 1, *_KEYS, _NAMES, _NAME_INDEX, *out.values())
@@ -285,7 +287,7 @@ def _scan_lines(
     if _literal(buf, pos, k_end) == len(buf):  # no prediction
         return 0
     n = 0
-    while True:
+    while n < len(half):  # (more lines than the caller's bound: not that layout)
         pos = _literal(buf, pos, k_time)
         while 0 <= pos < len(buf) and buf[pos] != 34:  # gameTime: printable, no quote/backslash
             pos = pos + 1 if 32 <= buf[pos] < 127 and buf[pos] != 92 else -1
@@ -321,6 +323,7 @@ def _scan_lines(
             return n
         else:
             return -1
+    return -1
 
 
 def _check_predictions(path: Path, preds: Mapping[str, np.ndarray]) -> None:
@@ -328,7 +331,7 @@ def _check_predictions(path: Path, preds: Mapping[str, np.ndarray]) -> None:
     problems = {
         "confidence is NaN or inf": ~np.isfinite(conf),
         "confidence is negative": conf < 0,
-        "half is not 1 or 2": ~np.isin(half, (1, 2)),
+        "half is not 1 or 2": (half != 1) & (half != 2),
         "position is negative": pos < 0,
     }
     for what, bad in problems.items():
