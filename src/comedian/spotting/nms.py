@@ -81,8 +81,10 @@ def _check(scores: np.ndarray) -> None:
 
 
 def _as_halves(scores: np.ndarray) -> np.ndarray:
-    """``scores (..., T, C)`` as one contiguous float64 array ``(N, T, C)`` (a view if it is one)."""
-    return np.ascontiguousarray(scores.reshape(-1, *scores.shape[-2:]), dtype=np.float64)
+    """``scores (..., T, C)`` as one contiguous float32 or float64 array ``(N, T, C)``, a view
+    where it can be (the loops work in float64, to which float32 converts exactly)."""
+    dtype = scores.dtype if scores.dtype in (np.float32, np.float64) else np.float64
+    return np.ascontiguousarray(scores.reshape(-1, *scores.shape[-2:]), dtype=dtype)
 
 
 def soft_decay_weights(window: int, min_weight: float, reach: int | None = None) -> np.ndarray:

@@ -86,12 +86,19 @@ def peak_events(peaks: np.ndarray, lengths: np.ndarray) -> Events:
     Shapes:
         peaks: (H, T, C) with H = 2 x games, half slot order.
     """
-    slot, row, label = np.nonzero(peaks)  # sorted by (slot, row, class): one radix sort
-    inside = row < lengths[slot]
+    return make_events(*_peak_cells(peaks, lengths), num_halves=peaks.shape[0])
+
+
+def _peak_cells(
+    peaks: np.ndarray, lengths: np.ndarray, first: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Half slot, class, frame and confidence of the peaks of halves ``first, first + 1, ...``
+    (sorted by slot, row, class, as the results files order them)."""
+    slot, row, label = np.nonzero(peaks)
+    inside = row < lengths[first + slot]
     slot, row, label = slot[inside], row[inside], label[inside]
     conf = round_confidence(peaks[slot, row, label])  # as the results files hold
-    frame = np.minimum(row, RASTER_FRAMES - 1)
-    return make_events(slot, label, frame, conf, num_halves=peaks.shape[0])
+    return first + slot, label, np.minimum(row, RASTER_FRAMES - 1), conf
 
 
 def sweep_nms(
@@ -152,7 +159,8 @@ _SHARED: dict[str, object] = {}
 
 def _share(scores: Path, lengths: np.ndarray, gt: Events, metrics: tuple[str, ...]) -> None:
     """Worker initializer: map the stacked scores, keep the labels and the metric names."""
-    _SHARED.update(stack=np.load(scores, mmap_mode="r"), lengths=lengths, gt=gt, metrics=metrics)
+    # Copy-on-write: never written, so never copied, but typed like any array by numba.
+    _SHARED.update(stack=np.load(scores, mmap_mode="c"), lengths=lengths, gt=gt, metrics=metrics)
 
 
 def _setting_row(setting: NmsSetting) -> dict[str, object]:
@@ -160,7 +168,13 @@ def _setting_row(setting: NmsSetting) -> dict[str, object]:
     start = time.perf_counter()
     stack, lengths, gt = _SHARED["stack"], _SHARED["lengths"], _SHARED["gt"]
     metrics: tuple[str, ...] = _SHARED["metrics"]  # type: ignore[assignment]
-    evaluator = Evaluator(gt, peak_events(setting.apply(stack), lengths))  # type: ignore[arg-type]
+    # One game at a time: its NMS output stays in the cache for the search of its peaks.
+    cells = [
+        _peak_cells(setting.apply(stack[i : i + 2]), lengths, i)  # type: ignore[index]
+        for i in range(0, len(stack), 2)  # type: ignore[arg-type]
+    ]
+    columns = (np.concatenate(c) for c in zip(*cells, strict=True))
+    evaluator = Evaluator(gt, make_events(*columns, num_halves=len(stack)))  # type: ignore[arg-type]
     row: dict[str, object] = {
         "setting": setting.slug,
         "kind": setting.kind,
