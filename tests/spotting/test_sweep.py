@@ -76,3 +76,13 @@ def test_sweep_refuses_a_bad_worker_count(games: tuple[Path, Path, list[str]]) -
             SETTINGS,
             workers=0,
         )
+
+
+def test_stage_workers_option() -> None:
+    from comedian.config import ConfigError
+    from comedian.stages.sweep import Config
+
+    assert Config().workers == 0  # every usable CPU
+    assert Config(workers=2).workers == 2
+    with pytest.raises(ConfigError, match=r"sweep workers: must be in 0..1024, got -1"):
+        Config(workers=-1)
