@@ -332,6 +332,7 @@ def bench_sweep(args: argparse.Namespace) -> None:
             }
         )
     settings = grid(["soft"], [8, 12, 16, 20, 30, 40], [0.001, 0.01, 0.02, 0.05, 0.1])
+    settings = settings[:: max(1, len(settings) // args.settings)][: args.settings]  # spread
     print(f"\n## NMS sweep: {len(settings)} settings x {args.games} games (NMS + tight + loose)")
     print(f"# {load()} (before)")
     cpu, children, wall = CLOCK(), children_cpu(), time.perf_counter()
@@ -371,6 +372,7 @@ def main() -> None:
     parser.add_argument("--official-games", type=int, default=20)
     parser.add_argument("--densities", type=int, nargs="+", default=[1000, 25000])
     parser.add_argument("--workers", type=int, default=len(usable))
+    parser.add_argument("--settings", type=int, default=30, help="sweep settings (of 30)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-rev", default="0956e1a")
     parser.add_argument(

@@ -14,7 +14,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks/spotting.py"
 def test_spotting_benchmark_compares_with_its_baselines() -> None:
     run = subprocess.run(
         [sys.executable, str(SCRIPT), "--halves", "2", "--seq-halves", "1", "--games", "2",
-         "--official-games", "1", "--densities", "1000", "--repeats", "1", "--workers", "2"],
+         "--official-games", "1", "--densities", "1000", "--repeats", "1", "--workers", "2",
+         "--settings", "3"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
