@@ -10,8 +10,9 @@ emitted (every emitted value is >= ``threshold`` > 0, so 0 is unambiguous). Rows
 grid; ``window`` counts grid steps (window 20 = radius 10 steps = 5 s). ``window`` may be one value
 or one per class (the last axis).
 
-Both are loops compiled by numba (about 1 ms a half of 5400 x 17 scores; the first call in a
-fresh environment compiles them, then numba's on-disk cache serves every process). Soft NMS emits
+Both are loops compiled by numba (a half of 5400 x 17 scores: about 1-2.5 ms for soft NMS, 1 ms
+for hard NMS on a busy 2-core machine; the first call in a fresh environment compiles them, then
+numba's on-disk cache serves every process). Soft NMS emits
 local maxima from a stack instead of taking one global argmax at a time; see :func:`soft_nms`
 for why that gives the sequential algorithm's result, and its exact-arithmetic ties.
 

@@ -21,7 +21,7 @@ written one a line, sorted by half, position, class, with confidences rounded to
 (:func:`round_confidence`) and written in fixed point (``%.12f``; any other value with
 ``repr``): either way reading gives the exact value back. Files in exactly that layout are read
 by a compiled scanner (:func:`_scan_lines`), any other file by msgspec against the types below,
-with the same arrays (benchmarks/README.md, "Reading results files", says why both).
+with the same arrays (benchmarks/README.md, "Spotting back end", says why both).
 """
 
 from __future__ import annotations
@@ -187,9 +187,9 @@ def decode_results(path: Path, data: bytes) -> dict[str, np.ndarray]:
     """Decode a results file's bytes (types checked here, values by :func:`read_results`).
 
     Files laid out as :func:`results_text` writes them are parsed by a compiled scanner
-    (:func:`_scan_lines`, about 10x msgspec: at 25,000 predictions a half reading dominated the
-    metric); it accepts exactly that layout and hands anything else, which it leaves to msgspec,
-    so the arrays are msgspec's either way (tested on written, mutated and foreign files).
+    (:func:`_scan_lines`, about 4x msgspec: at 25,000 predictions a half reading dominated the
+    metric); it accepts exactly that layout and leaves any other file to msgspec, so the arrays
+    are msgspec's either way (tested on written, mutated and foreign files).
     """
     return _decode_ours(data) or _decode_json(path, data)
 
