@@ -132,13 +132,15 @@ rule sweep:
         "benchmarks/sweep/{run}/{split}.tsv"
     conda:
         "../environment.yml"
+    # Settings run side by side, one process a thread (scaled down to --cores locally).
+    threads: ALL_CORES
     params:
         root=DATA_ROOT,
-        sets=sets(to_dict(SPOTTING_SWEEP), skip=("split",)),
+        sets=sets(to_dict(SPOTTING_SWEEP), skip=("split", "workers")),
     shell:
         "python -m comedian sweep --raw {input.raw:q} --labels {params.root:q} "
         "--games {input.games:q} --split {wildcards.split} --out {output.table:q} "
-        "--heatmap {output.heatmap:q} {params.sets} > {log:q} 2>&1"
+        "--heatmap {output.heatmap:q} --set workers={threads} {params.sets} > {log:q} 2>&1"
 
 
 rule ensemble:

@@ -13,6 +13,8 @@ import pytest
 from comedian.data.soccernet import CLASS_INDEX, RESULTS_NAME
 from comedian.spotting.metrics import position_to_frame
 from comedian.spotting.results import (
+    _decode_json,
+    _decode_ours,
     decode_results,
     peaks_to_predictions,
     read_results,
@@ -326,3 +328,72 @@ def test_tampered_cells_are_refused(tmp_path: Path, old: bytes, new: bytes) -> N
         read_results(path)
     path.write_bytes(text)
     assert read_results(path)["half"].tolist() == [1, 1, 2]
+
+
+def test_scanner_reads_our_layout_as_msgspec_does(tmp_path: Path) -> None:
+    """Files as written are scanned, other ones (repr confidences, changed bytes) either go to
+    msgspec or are scanned to exactly msgspec's arrays."""
+    rng = np.random.default_rng(9)
+    alphabet = np.frombuffer(b' "0123456789.,:-\n{}[]\\aGl\x00\x7f\xff\t', dtype=np.uint8)
+    games = [GAME, 'a "quoted" \\ name', "caf\u00e9/\u00e9t\u00e9"]
+    path = tmp_path / RESULTS_NAME
+    counts = {"scanned": 0, "mutated and scanned": 0, "left to msgspec": 0}
+    for trial in range(3000):
+        rounded = trial % 10 != 0
+        preds = _random_predictions(rng, int(rng.integers(0, 6)), rounded=rounded)
+        if trial % 7 == 0 and len(preds["confidence"]):  # integer parts of 2 to 4 digits
+            preds["confidence"][0] = rng.choice([12.5, 999.000000000001, 8999.999999999999])
+        text = bytearray(results_text(games[trial % 3], preds).encode())
+        mutated = trial % 2 == 1
+        for _ in range(int(rng.integers(1, 3)) if mutated else 0):
+            text[int(rng.integers(0, len(text)))] = int(rng.choice(alphabet))
+        fast = _decode_ours(bytes(text))
+        if not mutated and rounded:
+            assert fast is not None, bytes(text)
+        if fast is None:
+            counts["left to msgspec"] += 1
+            continue
+        counts["mutated and scanned" if mutated else "scanned"] += 1
+        slow = _decode_json(path, bytes(text))  # never a file msgspec refuses
+        for key in slow:
+            assert fast[key].dtype == slow[key].dtype
+            np.testing.assert_array_equal(fast[key], slow[key], err_msg=str(bytes(text)))
+    assert min(counts.values()) > 100, counts
+
+
+def test_scanner_leaves_other_layouts_to_msgspec() -> None:
+    preds = {
+        "half": np.array([1, 2]),
+        "label": np.array([0, 3]),
+        "position_ms": np.array([500, 1000]),
+        "confidence": np.array([0.5, 0.25]),
+    }
+    text = results_text(GAME, preds)
+    assert _decode_ours(text.encode()) is not None
+    for other in (
+        text.replace('"UrlLocal": ', '"UrlLocal":'),  # any other spacing
+        text.replace(', "predictions": [', ', "x": [], "predictions": ['),
+        text.replace("\n]}\n", "\n]}"),
+        text.replace('"Penalty"', '"Penalt\\u0079"'),  # an escaped letter
+        text.replace(": 0.", ": 00.", 1),  # not JSON: msgspec says so
+        text.replace("0.250000000000", "9007.199254740993"),  # 10**12 x value beyond 2**53
+        json.dumps(json.loads(text)),
+    ):
+        assert _decode_ours(other.encode()) is None, other
+
+
+def test_scanner_on_the_shortest_lines(tmp_path: Path) -> None:
+    # Lines as short as the layout allows (empty gameTime): the scanner's bound on the number
+    # of predictions a file of that size can hold must still hold all of them.
+    n = 200
+    preds = {
+        "half": np.ones(n, dtype=np.int64),
+        "label": np.full(n, CLASS_INDEX["Goal"]),
+        "position_ms": np.arange(n) % 10,
+        "confidence": np.zeros(n),
+    }
+    text = re.sub(r'"gameTime": "[^"]*"', '"gameTime": ""', results_text("", preds)).encode()
+    fast = _decode_ours(text)
+    assert fast is not None
+    for key, values in _decode_json(tmp_path, text).items():
+        np.testing.assert_array_equal(fast[key], values)

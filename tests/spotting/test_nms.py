@@ -110,10 +110,7 @@ def test_vectorized_over_halves_and_classes_with_class_windows() -> None:
             np.testing.assert_array_equal(hard[h, :, c], want_hard)
 
 
-def test_long_series_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import comedian.spotting.nms as nms_module
-
-    monkeypatch.setattr(nms_module, "_BLOCK_ELEMENTS", 300)  # force several blocks
+def test_long_series() -> None:
     rng = np.random.default_rng(5)
     scores = rng.random((3, 200, 4)) ** 3
     got = soft_nms(scores, window=20, threshold=0.001)

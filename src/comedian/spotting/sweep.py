@@ -3,17 +3,22 @@ written), with numbers identical to NMS + evaluate.
 
 Usage:
     settings = grid(kinds=["soft"], windows=[10, 20], thresholds=[0.001, 0.01])
-    table = sweep_nms(raw, labels, settings)   # raw: per game {1: (T, 17), 2: (T, 17)}
+    table = sweep_nms(raw, labels, settings, workers=2)   # raw: per game {1: (T, 17), 2: (T, 17)}
 
-Settings are :class:`comedian.spotting.settings.NmsSetting` (re-exported here).
+Settings are :class:`comedian.spotting.settings.NmsSetting` (re-exported here). With several
+workers, settings are spread over processes (one setting a task, the table in grid order): the
+scores are stacked once and shared through a memory-mapped file, the labels are sent to each
+worker once, so a worker holds one setting's NMS output and metric state at a time.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +30,6 @@ from comedian.spotting.metrics import (
     RASTER_FRAMES,
     Evaluator,
     Events,
-    concat_events,
     label_events,
     make_events,
 )
@@ -82,15 +86,19 @@ def peak_events(peaks: np.ndarray, lengths: np.ndarray) -> Events:
     Shapes:
         peaks: (H, T, C) with H = 2 x games, half slot order.
     """
-    parts = []
-    for g in range(peaks.shape[0] // 2):  # one game at a time: small dedup rasters
-        slot, row, label = np.nonzero(peaks[2 * g : 2 * g + 2])
-        inside = row < lengths[2 * g + slot]
-        slot, row, label = slot[inside], row[inside], label[inside]
-        conf = round_confidence(peaks[2 * g + slot, row, label])  # as the results files hold
-        frame = np.minimum(row, RASTER_FRAMES - 1)
-        parts.append(make_events(slot, label, frame, conf, num_halves=2))
-    return concat_events(parts)
+    return make_events(*_peak_cells(peaks, lengths), num_halves=peaks.shape[0])
+
+
+def _peak_cells(
+    peaks: np.ndarray, lengths: np.ndarray, first: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Half slot, class, frame and confidence of the peaks of halves ``first, first + 1, ...``
+    (sorted by slot, row, class, as the results files order them)."""
+    slot, row, label = np.nonzero(peaks)
+    inside = row < lengths[first + slot]
+    slot, row, label = slot[inside], row[inside], label[inside]
+    conf = round_confidence(peaks[slot, row, label])  # as the results files hold
+    return first + slot, label, np.minimum(row, RASTER_FRAMES - 1), conf
 
 
 def sweep_nms(
@@ -98,6 +106,8 @@ def sweep_nms(
     labels: Sequence[Mapping[str, np.ndarray]],
     settings: Sequence[NmsSetting],
     metrics: Sequence[str] = ("tight", "loose"),
+    *,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Evaluate each NMS setting on the same games.
 
@@ -106,36 +116,78 @@ def sweep_nms(
         labels: Per game (same order) :func:`~comedian.spotting.metrics.read_labels` arrays.
         settings: The grid.
         metrics: Metric names; the first also gets one column per class.
+        workers: Processes evaluating settings side by side (1: this process only). The table
+            is the same whatever the number.
 
     Returns:
         One row per setting: ``setting, kind, window, threshold, min_weight``, one column per
-        metric (average-mAP), ``<first metric>/<class>`` columns and ``seconds``.
+        metric (average-mAP), ``<first metric>/<class>`` columns and ``seconds`` (of that
+        setting, in its worker).
     """
     if len(raw) != len(labels) or not raw:
         raise ValueError(
             f"need raw scores and labels of the same games, got {len(raw)}, {len(labels)}"
         )
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"sweep workers: {workers!r} is not an integer >= 1")
     gt = label_events(list(labels))
     stack, lengths = _stack_halves(raw)  # (H, T, C)
-    rows = []
-    for setting in settings:
-        start = time.perf_counter()
-        evaluator = Evaluator(gt, peak_events(setting.apply(stack), lengths))
-        row: dict[str, object] = {
-            "setting": setting.slug,
-            "kind": setting.kind,
-            "window": setting.window,
-            "threshold": setting.threshold,
-            "min_weight": setting.min_weight,
-        }
-        results = {m: evaluator.average_map(m) for m in metrics}
-        row.update({m: results[m]["a_mAP"] for m in metrics})
-        per_class = results[metrics[0]]["a_mAP_per_class"]
-        row.update({f"{metrics[0]}/{name}": v for name, v in zip(CLASSES, per_class, strict=True)})
-        row["seconds"] = time.perf_counter() - start
-        logger.info("%s: %s", setting.slug, {m: round(row[m], 4) for m in metrics})
-        rows.append(row)
+    workers = min(workers, len(settings))
+    if workers == 1:
+        _SHARED.update(stack=stack, lengths=lengths, gt=gt, metrics=tuple(metrics))
+        try:
+            rows = [_setting_row(s) for s in settings]
+        finally:
+            _SHARED.clear()
+    else:
+        with tempfile.TemporaryDirectory(prefix="comedian-sweep-") as tmp:
+            shared = Path(tmp) / "scores.npy"
+            np.save(shared, stack)
+            del stack  # the workers map the file: one copy in the page cache for all
+            with ProcessPoolExecutor(
+                workers, initializer=_share, initargs=(shared, lengths, gt, tuple(metrics))
+            ) as pool:
+                rows = list(pool.map(_setting_row, settings))
+    for row in rows:
+        logger.info("%s: %s", row["setting"], {m: round(row[m], 4) for m in metrics})
     return pd.DataFrame(rows)
+
+
+#: What every setting of a sweep reads: in this process, or set once in each worker.
+_SHARED: dict[str, object] = {}
+
+
+def _share(scores: Path, lengths: np.ndarray, gt: Events, metrics: tuple[str, ...]) -> None:
+    """Worker initializer: map the stacked scores, keep the labels and the metric names."""
+    # Copy-on-write: never written, so never copied, but typed like any array by numba.
+    _SHARED.update(stack=np.load(scores, mmap_mode="c"), lengths=lengths, gt=gt, metrics=metrics)
+
+
+def _setting_row(setting: NmsSetting) -> dict[str, object]:
+    """One row of the sweep table: NMS of the shared scores and the metrics of its peaks."""
+    start = time.perf_counter()
+    stack, lengths, gt = _SHARED["stack"], _SHARED["lengths"], _SHARED["gt"]
+    metrics: tuple[str, ...] = _SHARED["metrics"]  # type: ignore[assignment]
+    # One game at a time: its NMS output stays in the cache for the search of its peaks.
+    cells = [
+        _peak_cells(setting.apply(stack[i : i + 2]), lengths, i)  # type: ignore[index]
+        for i in range(0, len(stack), 2)  # type: ignore[arg-type]
+    ]
+    columns = (np.concatenate(c) for c in zip(*cells, strict=True))
+    evaluator = Evaluator(gt, make_events(*columns, num_halves=len(stack)))  # type: ignore[arg-type]
+    row: dict[str, object] = {
+        "setting": setting.slug,
+        "kind": setting.kind,
+        "window": setting.window,
+        "threshold": setting.threshold,
+        "min_weight": setting.min_weight,
+    }
+    results = {m: evaluator.average_map(m) for m in metrics}
+    row.update({m: results[m]["a_mAP"] for m in metrics})
+    per_class = results[metrics[0]]["a_mAP_per_class"]
+    row.update({f"{metrics[0]}/{name}": v for name, v in zip(CLASSES, per_class, strict=True)})
+    row["seconds"] = time.perf_counter() - start
+    return row
 
 
 def plot_heatmap(

@@ -4,25 +4,29 @@ Usage:
     python -m comedian sweep --raw results/predict/RUN/valid/raw --labels data/SoccerNet \\
         --out results/sweep/RUN/valid/sweep.tsv [--heatmap .../heatmap.png] \\
         [--games results/games/games.tsv --split valid] \\
-        --set "kinds=[soft]" --set "windows=[10, 20, 30]" --set "thresholds=[0.001, 0.01]"
+        --set "kinds=[soft]" --set "windows=[10, 20, 30]" --set "thresholds=[0.001, 0.01]" \\
+        [--set workers=2]
 
 The grid is kinds x windows x thresholds x min_weights (method.md section 8 for the settings),
 each point a :class:`comedian.spotting.settings.NmsSetting`, checked by the same rules as the
 nms stage's options (the config is refused before any work, the option named).
 Each setting runs NMS and the metric in memory, without writing results JSON; the numbers are
 identical to ``nms`` + ``evaluate``. The TSV has one row per setting: setting slug, its fields,
-tight and loose average-mAP, the tight average-mAP of each class, and seconds.
+tight and loose average-mAP, the tight average-mAP of each class, and seconds. Settings run
+side by side in ``workers`` processes (default: every CPU this process may use; the rule passes
+its ``threads``), with the same table whatever their number.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 from typing import Literal
 
 from comedian.atomic import atomic_path
-from comedian.config import write_resolved
+from comedian.config import ConfigError, write_resolved
 from comedian.data.soccernet import LABELS_NAME
 from comedian.guards import join_inside, refuse_overwrite
 from comedian.spotting.metrics import read_labels
@@ -64,9 +68,14 @@ class Config:
     split: str | None = dataclasses.field(
         default=None, metadata={"help": "only the games of this split (needs --games)"}
     )
+    workers: int = dataclasses.field(
+        default=0, metadata={"help": "processes evaluating settings (0: every usable CPU)"}
+    )
 
     def __post_init__(self) -> None:
         self.settings()  # refuse a bad grid when the config is built
+        if isinstance(self.workers, bool) or not 0 <= self.workers <= 1024:
+            raise ConfigError(f"sweep workers: must be in 0..1024, got {self.workers!r}")
 
     def settings(self) -> list[NmsSetting]:
         """The grid's settings, in order (:func:`comedian.spotting.sweep.grid`)."""
@@ -99,7 +108,11 @@ def run(cfg: Config, *, paths: Paths) -> None:
         read_labels(join_inside(paths.labels, g, source=f"{paths.raw}: game") / LABELS_NAME)
         for g in games
     ]
-    table = sweep_nms(raw, labels, settings)
+    usable = (
+        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    )
+    workers = cfg.workers or len(usable)
+    table = sweep_nms(raw, labels, settings, workers=workers)
     with atomic_path(paths.out) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6f")
     heatmap = paths.heatmap or paths.out.parent / "heatmap.png"
