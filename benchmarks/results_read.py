@@ -12,8 +12,9 @@ three readers, best of ``--repeats`` each (CPU seconds; every reader gets the sa
 * before: ``src/comedian/spotting/results.py`` at ``--baseline-rev`` (loaded from git: the
   hand-written byte-level parser it held), reading the files its own ``write_results`` wrote
   (the aligned layout that parser needs);
-* msgspec only: :func:`comedian.spotting.results.decode_results` (decoding, no value checks);
-* after: :func:`comedian.spotting.results.read_results` (msgspec and the value checks).
+* msgspec only: ``comedian.spotting.results._decode_json`` (msgspec decoding, no value checks);
+* after: :func:`comedian.spotting.results.read_results` (the compiled scanner, msgspec for
+  other layouts, and the value checks).
 
 It also times reading alone, and checks that the three give identical arrays and metrics.
 """
@@ -64,7 +65,7 @@ def baseline_module(rev: str) -> ModuleType:
 
 
 def msgspec_reader(path: Path) -> dict[str, np.ndarray]:
-    return results.decode_results(path, Path(path).read_bytes())
+    return results._decode_json(Path(path), Path(path).read_bytes())
 
 
 def write_tree(root: Path, games: int, baseline: ModuleType) -> int:

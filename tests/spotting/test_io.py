@@ -14,7 +14,6 @@ from comedian.data.soccernet import CLASS_INDEX, RESULTS_NAME
 from comedian.spotting.metrics import position_to_frame
 from comedian.spotting.results import (
     _decode_json,
-    _decode_ours,
     decode_results,
     peaks_to_predictions,
     read_results,
@@ -23,6 +22,7 @@ from comedian.spotting.results import (
     write_results,
     zip_results,
 )
+from comedian.spotting.results_scan import scan_results
 from comedian.spotting.scores import find_raw_games, read_raw_half, write_raw_game, write_raw_half
 
 GAME = "italy_serie-a/2016-2017/2017-01-08 - 17-00 AC Milan 1 - 0 Torino"
@@ -347,7 +347,7 @@ def test_scanner_reads_our_layout_as_msgspec_does(tmp_path: Path) -> None:
         mutated = trial % 2 == 1
         for _ in range(int(rng.integers(1, 3)) if mutated else 0):
             text[int(rng.integers(0, len(text)))] = int(rng.choice(alphabet))
-        fast = _decode_ours(bytes(text))
+        fast = scan_results(bytes(text))
         if not mutated and rounded:
             assert fast is not None, bytes(text)
         if fast is None:
@@ -369,7 +369,7 @@ def test_scanner_leaves_other_layouts_to_msgspec() -> None:
         "confidence": np.array([0.5, 0.25]),
     }
     text = results_text(GAME, preds)
-    assert _decode_ours(text.encode()) is not None
+    assert scan_results(text.encode()) is not None
     for other in (
         text.replace('"UrlLocal": ', '"UrlLocal":'),  # any other spacing
         text.replace(', "predictions": [', ', "x": [], "predictions": ['),
@@ -379,7 +379,7 @@ def test_scanner_leaves_other_layouts_to_msgspec() -> None:
         text.replace("0.250000000000", "9007.199254740993"),  # 10**12 x value beyond 2**53
         json.dumps(json.loads(text)),
     ):
-        assert _decode_ours(other.encode()) is None, other
+        assert scan_results(other.encode()) is None, other
 
 
 def test_scanner_on_the_shortest_lines(tmp_path: Path) -> None:
@@ -393,7 +393,7 @@ def test_scanner_on_the_shortest_lines(tmp_path: Path) -> None:
         "confidence": np.zeros(n),
     }
     text = re.sub(r'"gameTime": "[^"]*"', '"gameTime": ""', results_text("", preds)).encode()
-    fast = _decode_ours(text)
+    fast = scan_results(text)
     assert fast is not None
     for key, values in _decode_json(tmp_path, text).items():
         np.testing.assert_array_equal(fast[key], values)

@@ -20,7 +20,7 @@ written but not needed to read a file. Grid row r of a half (time r / 2 s) is wr
 written one a line, sorted by half, position, class, with confidences rounded to 12 decimals
 (:func:`round_confidence`) and written in fixed point (``%.12f``; any other value with
 ``repr``): either way reading gives the exact value back. Files in exactly that layout are read
-by a compiled scanner (:func:`_scan_lines`), any other file by msgspec against the types below,
+by a compiled scanner (:mod:`comedian.spotting.results_scan`), any other file by msgspec against the types below,
 with the same arrays (benchmarks/README.md, "Spotting back end", says why both).
 """
 
@@ -34,17 +34,16 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-import numba
 import numpy as np
 
 from comedian.atomic import atomic_path, write_text_atomic
 from comedian.data.soccernet import CLASS_INDEX, CLASSES, RESULTS_NAME, format_game_time
+from comedian.spotting.results_scan import PREDICTION_KEYS, scan_results
 
 #: Milliseconds per grid row (rows are 0.5 s apart).
 ROW_MS = 500
 #: Decimals of the confidences NMS writes (see :func:`round_confidence`).
 DECIMALS = 12
-PREDICTION_KEYS: tuple[str, ...] = ("half", "label", "position_ms", "confidence")
 
 
 class Prediction(msgspec.Struct, gc=False):
@@ -187,11 +186,11 @@ def decode_results(path: Path, data: bytes) -> dict[str, np.ndarray]:
     """Decode a results file's bytes (types checked here, values by :func:`read_results`).
 
     Files laid out as :func:`results_text` writes them are parsed by a compiled scanner
-    (:func:`_scan_lines`, about 4x msgspec: at 25,000 predictions a half reading dominated the
+    (:mod:`comedian.spotting.results_scan`, about 4x msgspec: at 25,000 predictions a half reading dominated the
     metric); it accepts exactly that layout and leaves any other file to msgspec, so the arrays
     are msgspec's either way (tested on written, mutated and foreign files).
     """
-    return _decode_ours(data) or _decode_json(path, data)
+    return scan_results(data) or _decode_json(path, data)
 
 
 def _decode_json(path: Path, data: bytes) -> dict[str, np.ndarray]:
@@ -216,114 +215,6 @@ def _decode_json(path: Path, data: bytes) -> dict[str, np.ndarray]:
         }
     except OverflowError as err:  # an integer beyond 64 bits
         raise ValueError(f"{path}: not a SoccerNet results file ({err})") from err
-
-
-# The layout of results_text: a header line, one prediction a line, a closing line.
-_HEAD, _LIST = b'{"UrlLocal": ', b', "predictions": ['
-_KEYS = [b'{"gameTime": "', b'", "label": "', b'", "position": "', b'", "half": "']
-_KEYS = [tuple(k) for k in [*_KEYS, b'", "confidence": ', b"\n]}\n"]]  # as constants
-_NAMES = np.array([list(c.encode().ljust(32)) for c in CLASSES], dtype=np.uint8)  # (17, 32)
-#: Bytes of the shortest prediction line (empty gameTime, "Goal", one-digit position).
-_SHORTEST_LINE = sum(len(k) for k in _KEYS[:5]) + len("Goal010.000000000000},\n")
-_NAME_INDEX = np.full((32, 256), -1, dtype=np.int64)  # (length, first byte) -> class
-for _c, _name in enumerate(CLASSES):
-    assert _NAME_INDEX[len(_name), ord(_name[0])] < 0, "two class names share length and letter"
-    _NAME_INDEX[len(_name), ord(_name[0])] = _c
-
-
-def _decode_ours(data: bytes) -> dict[str, np.ndarray] | None:
-    """The arrays of a file in exactly :func:`results_text`'s layout, else None."""
-    head = data[: data.find(b"\n")]
-    if not (head.startswith(_HEAD) and head.endswith(_LIST) and head.isascii()):
-        return None
-    try:  # the header is `{"UrlLocal": <one JSON string>, "predictions": [`
-        msgspec.json.decode(head[len(_HEAD) : -len(_LIST)], type=str)
-    except msgspec.DecodeError:
-        return None
-    n = len(data) // _SHORTEST_LINE  # at least one a prediction
-    out = {k: np.empty(n, np.float64 if k == "confidence" else np.int64) for k in PREDICTION_KEYS}
-    buf = np.frombuffer(data, np.uint8)
-    n = _scan_lines(buf, len(head) + 1, *_KEYS, _NAMES, _NAME_INDEX, *out.values())
-    return None if n < 0 else {k: v[:n] for k, v in out.items()}
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _literal(buf: np.ndarray, pos: int, text: tuple[int, ...]) -> int:  # pragma: no cover
-    """The position after ``text`` if ``buf`` holds it at ``pos`` (>= 0), else -1."""
-    if pos < 0 or pos + len(text) > len(buf):
-        return -1
-    same = True
-    for i in range(len(text)):  # no branch: the length is a constant, the loop unrolled
-        same &= buf[pos + i] == text[i]
-    return pos + len(text) if same else -1
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _digits(
-    buf: np.ndarray, pos: int, count: int, exact: bool
-) -> tuple[int, int]:  # pragma: no cover
-    """The number written by the digits at ``pos`` (>= 0), and the position after them; -1
-    unless there are 1 .. ``count`` of them (``exact``: ``count``, leading zeros allowed; else
-    a JSON integer, no leading zero)."""
-    value, end = 0, pos
-    while 0 <= end < len(buf) and 48 <= buf[end] <= 57 and end - pos <= count:
-        value = value * 10 + buf[end] - 48
-        end += 1
-    length = end - pos
-    if pos < 0 or length > count or (length != count if exact else length == 0):
-        return 0, -1
-    if not exact and buf[pos] == 48 and length > 1:
-        return 0, -1
-    return value, end
-
-
-@numba.njit(cache=True, nogil=True)
-def _scan_lines(
-    buf, pos, k_time, k_label, k_position, k_half, k_confidence, k_end, names, name_index,
-    half, label, position, confidence,
-) -> int:  # pragma: no cover  # fmt: skip
-    """Parse the prediction lines of :func:`results_text` from ``pos``; their number, or -1
-    where anything differs from that layout (the caller then leaves the file to msgspec)."""
-    if _literal(buf, pos, k_end) == len(buf):  # no prediction
-        return 0
-    n = 0
-    while n < len(half):  # (more lines than the caller's bound: not that layout)
-        pos = _literal(buf, pos, k_time)
-        while 0 <= pos < len(buf) and buf[pos] != 34:  # gameTime: printable, no quote/backslash
-            pos = pos + 1 if 32 <= buf[pos] < 127 and buf[pos] != 92 else -1
-        start = pos = _literal(buf, pos, k_label)
-        while 0 <= pos < len(buf) and buf[pos] != 34 and pos - start < names.shape[1] - 1:
-            pos += 1
-        # The class whose name has this length and first letter (one at most), if it matches.
-        c = name_index[pos - start, buf[start]] if start >= 0 else -1
-        for i in range(pos - start if c >= 0 else 0):
-            if buf[start + i] != names[c, i]:
-                c = -1
-                break
-        if c < 0:
-            return -1
-        label[n] = c
-        position[n], pos = _digits(buf, _literal(buf, pos, k_position), 18, False)
-        half[n], pos = _digits(buf, _literal(buf, pos, k_half), 1, False)
-        # %.12f: an integer part of at most 4 digits and 12 decimals, together an integer up to
-        # 2**53, so that the one division by 10**12 is correctly rounded: the value that any
-        # exact decimal parser (msgspec, Python's float) reads.
-        whole, pos = _digits(buf, _literal(buf, pos, k_confidence), 4, False)
-        if pos < 0 or pos >= len(buf) or buf[pos] != 46:  # '.'
-            return -1
-        fraction, pos = _digits(buf, pos + 1, 12, True)
-        scaled = whole * 10**12 + fraction
-        if pos < 0 or scaled > 2**53:
-            return -1
-        confidence[n] = scaled / 1e12
-        n += 1
-        if pos + 2 < len(buf) and buf[pos] == 125 and buf[pos + 1] == 44 and buf[pos + 2] == 10:
-            pos += 3  # "},\n": another prediction
-        elif pos < len(buf) and buf[pos] == 125 and _literal(buf, pos + 1, k_end) == len(buf):
-            return n
-        else:
-            return -1
-    return -1
 
 
 def _check_predictions(path: Path, preds: Mapping[str, np.ndarray]) -> None:
