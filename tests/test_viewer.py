@@ -24,7 +24,14 @@ from comedian.data.soccernet import CLASS_INDEX, CLASSES
 from comedian.models import build_model
 from comedian.synth.generate import write_half
 from comedian.training import export_model
-from comedian.viewer import LEAD_S, embed_json, video_url, viewer_html, write_viewer
+from comedian.viewer import (
+    LEAD_S,
+    embed_json,
+    video_url,
+    viewer_html,
+    write_game_viewer,
+    write_viewer,
+)
 
 CHROMIUM = os.environ.get("COMEDIAN_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -66,10 +73,10 @@ def spotted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     game.mkdir()
     out: dict[str, Path] = {}
     for half in (1, 2):
-        mkv = root / f"{half}.mkv"
-        write_half(mkv, HALF_S, seed=half, half=half)
+        out[f"mkv{half}"] = root / f"{half}_224p.mkv"  # H.264 in Matroska, as SoccerNet's
+        write_half(out[f"mkv{half}"], HALF_S, seed=half, half=half)
         out[f"h{half}"] = game / f"{half}_224p.webm"
-        _webm(mkv, out[f"h{half}"])
+        _webm(out[f"mkv{half}"], out[f"h{half}"])
     torch.manual_seed(0)
     model = build_model("vivit_tiny", **KWARGS)
     weights = root / "model.pt"
@@ -248,3 +255,29 @@ def test_page_data_of_spot(spotted: dict[str, Path]) -> None:
 def test_page_without_events_or_videos() -> None:
     html = viewer_html(NOTHING, {}, title="empty")
     assert '"halves":[1]' in html and '"events":[]' in html
+
+
+def test_report_page_of_a_game_draws_the_truth(browser, spotted: dict[str, Path]) -> None:
+    """The report's page: results file + labels, the H.264 Matroska videos of the dataset."""
+    truth = [("1 - 00:05", "Goal"), ("1 - 00:12", "Foul"), ("2 - 00:03", "Corner")]
+    annotations = [
+        {"gameTime": t, "label": c, "position": str(1000 * int(t[-2:])), "visibility": "visible"}
+        for t, c in truth
+    ]
+    labels = {"annotations": [{**a, "team": "home"} for a in annotations]}
+    folder = spotted["out"].parent / "report" / "timeline"
+    folder.mkdir(parents=True)
+    (folder / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
+    page_path = folder / "game.html"
+    videos = {1: spotted["mkv1"], 2: spotted["mkv2"]}
+    results = spotted["out"] / "results_spotting.json"
+    write_game_viewer(page_path, results, folder / "labels.json", videos, title="game")
+    p = Page(browser, page_path)
+    p.wait_playable(1)
+    assert p.page.is_hidden("#video-error-1")
+    assert p.page.locator("#timeline-1 line.truth").count() == 2
+    assert p.page.locator("#timeline-2 line.truth").count() == 1
+    assert len(p.rows()) == len(_events(spotted))
+    assert p.page.is_visible("#truth-note")
+    assert p.errors == []
+    p.page.close()

@@ -151,3 +151,21 @@ def write_viewer(
     text = viewer_html(predictions, urls, title=title, durations_s=durations_s, truth=truth)
     with atomic_path(Path(path)) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+
+
+def write_game_viewer(
+    path: str | os.PathLike[str],
+    results_file: str | os.PathLike[str],
+    labels_file: str | os.PathLike[str] | None,
+    videos: Mapping[int, str | os.PathLike[str] | None],
+    *,
+    title: str,
+) -> None:
+    """:func:`write_viewer` of one game's ``results_spotting.json``, its ground truth (the
+    labels file, or None) drawn beside the predictions (the report's timeline games)."""
+    from comedian.data.labels import read_labels
+    from comedian.plots import truth_arrays
+    from comedian.spotting.results import read_results
+
+    truth = None if labels_file is None else truth_arrays(read_labels(labels_file))
+    write_viewer(path, read_results(results_file), videos, title=title, truth=truth)
