@@ -27,6 +27,7 @@ from comedian.training import export_model
 from comedian.viewer import (
     LEAD_S,
     embed_json,
+    opening_threshold,
     video_url,
     viewer_html,
     write_game_viewer,
@@ -281,3 +282,23 @@ def test_report_page_of_a_game_draws_the_truth(browser, spotted: dict[str, Path]
     assert p.page.is_visible("#truth-note")
     assert p.errors == []
     p.page.close()
+
+
+def test_opening_threshold_keeps_the_page_light() -> None:
+    conf = np.arange(1, 10001) / 10000  # 0.0001 .. 1
+    threshold = opening_threshold(conf, 3000)
+    assert threshold == 0.71  # 0.70 keeps 3,001
+    assert (conf >= threshold).sum() <= 3000 < (conf >= threshold - 0.01).sum()
+    assert opening_threshold(conf[:3000], 3000) == 0.0
+    html = viewer_html(
+        {
+            **NOTHING,
+            "confidence": conf,
+            "half": np.ones(10000, int),
+            "label": np.zeros(10000, int),
+            "position_ms": np.arange(10000),
+        },
+        {},
+        title="t",
+    )
+    assert '"threshold":0.71' in html

@@ -31,8 +31,9 @@ from comedian.data.soccernet import CLASSES
 
 #: Seconds of play shown before an event when the user clicks it.
 LEAD_S = 3.0
-#: Confidence threshold the page opens with (soft NMS also emits many faint predictions).
-DEFAULT_THRESHOLD = 0.0
+#: The page opens with the lowest confidence threshold (a multiple of 0.01) that shows at most
+#: this many events: soft NMS keeps tens of thousands of faint predictions a match.
+OPEN_EVENTS = 3000
 VIEWER_NAME = "viewer.html"
 _PLACEHOLDER = "/*VIEWER_DATA*/"
 
@@ -68,6 +69,19 @@ def embed_json(data: object) -> str:
     return text
 
 
+def opening_threshold(confidence: np.ndarray, max_events: int = OPEN_EVENTS) -> float:
+    """The lowest multiple of 0.01 that keeps at most ``max_events`` of ``confidence``.
+
+    >>> opening_threshold(np.array([0.2, 0.5, 0.9]), 2), opening_threshold(np.array([0.2]), 2)
+    (0.21, 0.0)
+    """
+    conf = np.sort(np.asarray(confidence, dtype=np.float64))[::-1]
+    if len(conf) <= max_events:
+        return 0.0
+    # just above the first event left out; ties with it go too
+    return float(np.floor(conf[max_events] * 100 + 1) / 100)
+
+
 def _arrays(rows: Mapping[str, np.ndarray] | None, *, confidence: bool) -> list[list]:
     if rows is None:
         return []
@@ -85,7 +99,7 @@ def viewer_html(
     title: str,
     durations_s: Mapping[int, float] | None = None,
     truth: Mapping[str, np.ndarray] | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
 ) -> str:
     """The page's text.
 
@@ -97,7 +111,8 @@ def viewer_html(
         durations_s: Half -> its length in seconds (the timeline's span until the video's own
             duration is known); by default the last event.
         truth: Ground-truth arrays of the same layout (without confidence), drawn as bars.
-        threshold: The confidence threshold the page opens with.
+        threshold: The confidence threshold the page opens with (default: see
+            :func:`opening_threshold`).
     """
     events = _arrays(predictions, confidence=True)
     truth_rows = _arrays(truth, confidence=False)
@@ -110,7 +125,9 @@ def viewer_html(
     data = {
         "title": title,
         "lead_s": LEAD_S,
-        "threshold": threshold,
+        "threshold": (
+            opening_threshold(predictions["confidence"]) if threshold is None else threshold
+        ),
         "classes": list(CLASSES),
         "halves": halves,
         "videos": {str(h): videos.get(h) for h in halves},
