@@ -112,6 +112,7 @@ class Page:
 
     def __init__(self, browser, path: Path) -> None:
         self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page.set_default_timeout(120_000)  # a loaded machine; failures still end the test
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
