@@ -74,7 +74,10 @@ class Config(NmsSetting):
         default=None, metadata={"help": "architecture of a reference checkpoint (vivit_tiny)"}
     )
     batch_size: int = dataclasses.field(default=16, metadata={"help": "windows per forward pass"})
-    num_workers: int = dataclasses.field(default=2, metadata={"help": "DataLoader workers"})
+    num_workers: int = dataclasses.field(
+        default=2,
+        metadata={"help": "DataLoader workers of window-by-window models (ViViT/ViSwin: a thread)"},
+    )
     device: str = dataclasses.field(
         default="auto", metadata={"help": "auto (a GPU when there is one), cpu, cuda, cuda:1"}
     )
