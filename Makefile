@@ -1,7 +1,8 @@
 # The two commands: `make demo` and `make test`. Both create .venv when it is missing.
 #
 #   make demo    install, run the whole DAG on the embedded synthetic dataset, print the results
-#   make test    install, then ruff, snakefmt, snakemake --lint, a dry run and pytest
+#   make test    install, then ruff, snakefmt, snakemake --lint, a dry run, Debian's chromium
+#                (installed when missing, as root: the viewer tests run in it) and pytest
 #
 # TORCH_SPEC selects the torch build (the CPU wheel by default; on a CUDA machine prefer
 # environment.yml or `make TORCH_SPEC=torch ...`).
@@ -16,7 +17,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint dry-run clean-results
+.PHONY: demo test install lint dry-run browser clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +41,18 @@ dry-run: $(STAMP)
 	$(BIN)/snakemake -n --quiet rules
 	$(BIN)/snakemake --profile profiles/slurm -n --quiet rules
 
-test: lint dry-run
+# The viewer tests drive Debian's Chromium headless: installed here when missing (as root).
+CHROMIUM ?= /usr/bin/chromium
+export COMEDIAN_CHROMIUM := $(CHROMIUM)
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "make browser: $(CHROMIUM) is missing; install Debian's chromium (apt-get install chromium, as root)" >&2; exit 1; \
+	  fi; }
+
+test: lint dry-run browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-results:

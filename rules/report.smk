@@ -1,4 +1,4 @@
-# Report phase: matplotlib PNGs registered with report() for `snakemake --report report.html`
+# Report phase: matplotlib PNGs (and the match viewer page of each timeline game) registered with report() for `snakemake --report report.html`
 # (captions in report/). The figures are drawn by comedian.plots; the scripts in scripts/ only
 # pass the snakemake object's paths to it. The sweep heatmap is registered by rule sweep.
 
@@ -83,6 +83,12 @@ rule plot_timeline:
             category="3. Timelines",
             subcategory="{run} {split}",
         ),
+        html=report(
+            P.REPORT_VIEWER,
+            caption="../report/viewer.rst",
+            category="3. Timelines",
+            subcategory="{run} {split}",
+        ),
     log:
         "logs/report/timeline/{run}/{split}/{nms}/{game}.log",
     conda:
@@ -90,5 +96,9 @@ rule plot_timeline:
     params:
         game=game_path,
         labels=labels,
+        # linked from the page, not inputs: a page without its video still lists the events
+        videos=lambda wildcards: [
+            str(game_dir(wildcards.game) / VIDEO_NAMES[h]) for h in HALVES
+        ],
     script:
         "../scripts/plot_timeline.py"

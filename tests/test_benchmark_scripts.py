@@ -30,3 +30,18 @@ def test_throughput_script_measures_every_stage_and_sums_the_recipe():
     hours = [float(h) for h in re.findall(r"= ([\d.]+) device-hours", run.stdout)]
     total = float(re.search(r"total: ([\d.]+) hours", run.stdout).group(1))
     assert abs(total - sum(hours)) <= 0.05 * len(hours) + 1e-9
+
+
+def test_spot_script_times_each_phase_and_compares_the_codes():
+    script = SCRIPT.parent / "spot.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--tiny", "--minutes", "0.5"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    for phase in ("decode", "inference baseline", "inference current", "nms"):
+        assert re.search(rf"^{phase}.*: [\d.]+ s", run.stdout, re.M), phase
+    # a 45-minute half: 84 windows of 64 s, 2,700 seconds encoded once each
+    assert "84 windows, 2700 encoded seconds" in run.stdout
+    diff = float(re.search(r"max \|score difference\| (\S+)", run.stdout).group(1))
+    assert diff < 1e-5

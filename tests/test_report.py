@@ -25,3 +25,12 @@ def test_training_lines_of_shared_and_per_run_stages(tmp_path):
     # fewer than 10 steps: both means cover all of them, (0.5 + 0.3 + 0.1) / 3 = 0.3
     assert "finetune vivit: 3 steps, loss 0.3000 -> 0.3000, best valid_tight 50.00" in lines
     assert not any(line.startswith("pretrain") for line in lines)
+
+
+def test_viewer_pages_are_named(tmp_path):
+    folder = tmp_path / "report/timeline/vivit/test/soft"
+    folder.mkdir(parents=True)
+    for name in ("b.html", "a.html", ".a.html.x1y2z3w4.tmp", "a.png"):
+        (folder / name).write_text("x")
+    lines = summarize(tmp_path).splitlines()
+    assert lines == [f"match viewer: 2 pages, open one in a browser, e.g. {folder / 'a.html'}"]

@@ -19,6 +19,7 @@ from comedian.spotting.results import read_results
 from comedian.stages.spot import Config, spot_scores
 from comedian.synth.generate import write_half
 from comedian.training import export_model
+from comedian.viewer import video_url
 
 #: 20 s halves: 40 rows at 2 fps, one 64 s window (the window is padded past the end).
 HALF_S = 20.0
@@ -114,6 +115,9 @@ def test_one_video_writes_json_csv_png(files: dict[str, Path], tmp_path: Path, v
     np.testing.assert_array_equal([float(e["confidence"]) for e in events], preds["confidence"])
     np.testing.assert_array_equal([float(e["time"]) * 1000 for e in events], preds["position_ms"])
     assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "viewer.html").read_text(encoding="utf-8")
+    assert f'"videos":{{"1":"{video_url(files[video], out)}"}}' in page  # relative to --out
+    assert "%20match/" in video_url(files[video], out)
     assert json.loads((out / RESULTS_NAME).read_text())["UrlLocal"] == "my match"
 
 

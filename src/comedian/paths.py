@@ -58,6 +58,8 @@ REPORT_SUMMARY = f"{RESULTS}/report/summary.png"
 REPORT_CLASS_AP = f"{RESULTS}/report/class_ap.png"
 REPORT_TRAINING = f"{RESULTS}/report/training.png"
 REPORT_TIMELINE = f"{RESULTS}/report/timeline/{{run}}/{{split}}/{{nms}}/{{game}}.png"
+#: The match viewer page (comedian.viewer) of a timeline game, beside its figure.
+REPORT_VIEWER = f"{RESULTS}/report/timeline/{{run}}/{{split}}/{{nms}}/{{game}}.html"
 
 
 def model(stage: str, run: str) -> str:

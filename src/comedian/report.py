@@ -60,6 +60,10 @@ def summarize(results: Path) -> str:
     logs = [*results.glob("*/train_log.csv"), *results.glob("*/*/train_log.csv")]
     for log_path in _visible(sorted(logs), results):
         lines.append(training_line(log_path, results))
+    timelines = results / "report" / "timeline"
+    pages = _visible(sorted(timelines.glob("**/*.html")), timelines)
+    if pages:
+        lines.append(f"match viewer: {len(pages)} pages, open one in a browser, e.g. {pages[0]}")
     summary = results / "summary.tsv"
     if summary.exists():
         lines.append("")

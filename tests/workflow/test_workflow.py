@@ -240,6 +240,8 @@ def test_real_run_from_video_to_metric_with_spaces_and_quotes_in_game_names(work
         "training.png",
         f"timeline/vivit/test/soft_w20_t0.001_m0/{slug}.png",
     }
+    pages = {p.relative_to(report).as_posix() for p in report.rglob("*.html")}
+    assert pages == {f"timeline/vivit/test/soft_w20_t0.001_m0/{slug}.html"}  # the match viewer
     workflow.run("--cores", "1", "--configfile", "config/tiny.yaml", "--report", "report.html")
     html = (workflow.root / "report.html").read_text(encoding="utf-8", errors="replace")
     assert "class_ap.png" in html and f"{slug}.png" in html

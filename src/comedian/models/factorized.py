@@ -198,13 +198,33 @@ class FactorizedEncoder(nn.Module):
             full = self.temporal_mask_token.to(feats.dtype).expand(b, tt, -1)  # (B, Tt, D)
             # Put each encoded second back at its own time; masked ones keep the mask token.
             feats = full.scatter(1, keep[:, :, None].expand(-1, -1, feats.shape[-1]), feats)
-        feats = feats + self.time_embed[:, :tt]  # (B, Tt, D)
-        out = self.temporal_transformer(feats)  # (B, Tt, D)
+        out = self.temporal_stage(feats)  # (B, Tt, D)
         if return_mask:
             if mask is None:
                 mask = torch.zeros(b, tt, dtype=torch.bool, device=x.device)
             return out, mask
         return out
+
+    def encode_seconds(self, x: Tensor) -> Tensor:
+        """Spatial stage alone, without masking: one vector per tubelet (second).
+
+        Each tubelet is encoded on its own, so the seconds shared by overlapping inference
+        windows can be encoded once (:func:`comedian.spotting.inference.score_halves`).
+
+        Shapes:
+            x: (B, C, T, H, W) -> (B, T / tube, D)
+        """
+        tokens = self.patch_embed(x)  # (B, Tt, N, C)
+        b, tt, n_tok, c = tokens.shape
+        return self.encode_tubelets(tokens.reshape(b * tt, n_tok, c)).reshape(b, tt, -1)
+
+    def temporal_stage(self, feats: Tensor) -> Tensor:
+        """Time embedding, then the temporal transformer (with its final norm).
+
+        Shapes:
+            feats: (B, Tt, D) -> (B, Tt, D)
+        """
+        return self.temporal_transformer(feats + self.time_embed[:, : feats.shape[1]])
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Per-token head (identity with ``pre_logits`` or without a head).

@@ -17,6 +17,9 @@ scores go through NMS (default: the paper's soft NMS, window 20 rows = +-5 s, th
   folder name), one or two halves;
 * ``events.csv``: half, time (s), game_time, label, confidence; one row a prediction;
 * ``timeline.png``: the predictions per class against time, one panel a half;
+* ``viewer.html``: the match viewer (:mod:`comedian.viewer`): open it in a browser to play the
+  video from a few seconds before any event, with a timeline per class and filters by class and
+  confidence (the videos are linked by their path relative to ``--out``);
 * ``config.resolved.yaml``.
 """
 
@@ -42,6 +45,7 @@ from comedian.models.loading import load_spotting_model
 from comedian.plots import plot_timeline
 from comedian.spotting.results import ROW_MS, peaks_to_predictions, write_results
 from comedian.spotting.settings import NmsSetting
+from comedian.viewer import VIEWER_NAME, write_viewer
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,10 @@ class Config(NmsSetting):
         default=None, metadata={"help": "architecture of a reference checkpoint (vivit_tiny)"}
     )
     batch_size: int = dataclasses.field(default=16, metadata={"help": "windows per forward pass"})
-    num_workers: int = dataclasses.field(default=2, metadata={"help": "DataLoader workers"})
+    num_workers: int = dataclasses.field(
+        default=2,
+        metadata={"help": "DataLoader workers of window-by-window models (ViViT/ViSwin: a thread)"},
+    )
     device: str = dataclasses.field(
         default="auto", metadata={"help": "auto (a GPU when there is one), cpu, cuda, cuda:1"}
     )
@@ -154,12 +161,20 @@ def run(cfg: Config, *, paths: Paths) -> None:
     peaks = {half: nms.apply(s) for half, s in scores.items()}  # (T, 17) each
     predictions = peaks_to_predictions(peaks)
     game = videos[0].parent.name
-    owned = (RESULTS_NAME, EVENTS_NAME, TIMELINE_NAME, "config.resolved.yaml")
+    owned = (RESULTS_NAME, EVENTS_NAME, TIMELINE_NAME, VIEWER_NAME, "config.resolved.yaml")
     with atomic_tree(paths.out, owned=owned) as tmp:
         write_results(tmp / RESULTS_NAME, game, predictions)
         write_events_csv(tmp / EVENTS_NAME, predictions)
         title = " | ".join(f"half {h}: {v.name}" for h, v in enumerate(videos, start=1))
         plot_timeline(tmp / TIMELINE_NAME, predictions, title=f"{title} ({nms.slug})")
+        write_viewer(
+            tmp / VIEWER_NAME,
+            predictions,
+            dict(enumerate(videos, start=1)),
+            title=f"{title} ({nms.slug})",
+            page_dir=paths.out,  # tmp is renamed to it
+            durations_s={h: len(s) * ROW_MS / 1000 for h, s in scores.items()},
+        )
         write_resolved(tmp / "config.resolved.yaml", stage="spot", config=cfg, paths=paths)
     rows = sum(len(s) for s in scores.values())
     log.info(
