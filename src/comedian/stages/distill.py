@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from comedian.config import ConfigError
 from comedian.data.pretrain import (
     DistillClips,
     DrawnKeys,
@@ -42,7 +43,13 @@ from comedian.models.loading import check_arch, init_trunk
 from comedian.paths import BANK_IN_DIR
 from comedian.tasks.base import TrainTask
 from comedian.tasks.distill import DistillTask
-from comedian.training import TrainConfig, export_model, fit_and_publish, make_loader
+from comedian.training import (
+    TrainConfig,
+    check_number,
+    export_model,
+    fit_and_publish,
+    make_loader,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +89,21 @@ class Config(TrainConfig):
     temp_m: float = 0.05
     augment: AugmentConfig = field(default_factory=AugmentConfig.distill)
 
+    def check(self) -> None:
+        super().check()
+        check_number("windows_per_half", self.windows_per_half, minimum=1, integer=True)
+        if self.align not in ("start", "mean"):
+            raise ConfigError(f"--align (align): must be 'start' or 'mean', got {self.align!r}")
+        check_number("proj_hidden", self.proj_hidden, minimum=1, integer=True)
+        check_number("queue_size", self.queue_size, minimum=1, integer=True)
+        check_number("coeff", self.coeff, minimum=0, maximum=1)
+        check_number("temp", self.temp, above=0)
+        check_number("temp_m", self.temp_m, above=0)
+
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Distill the teacher's PCA features into the run's ViViT."""
     check_arch(cfg.arch, STAGE)
-    if cfg.align not in ("start", "mean"):
-        raise ValueError(f"distill: align must be 'start' or 'mean', got {cfg.align!r}")
     TrainTask.seed_everything(cfg.seed)
     kwargs = {k: v for k, v in cfg.model.items() if k != "num_classes"}
     model = build_model(cfg.arch, **kwargs)
@@ -97,12 +113,13 @@ def run(cfg: Config, *, paths: Paths) -> None:
         log.warning("no --init: the ViViT starts from random weights")
     halves = split_half_paths(paths.games, cfg.train_split, paths.frames)
     stores = open_stores([p for _, _, p in halves], fps=2)
-    banks = []
+    banks, bank_paths = [], []
     for slug, half, _ in halves:
         path = Path(paths.features) / BANK_IN_DIR.format(game=slug, half=half)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no teacher features for this half")
         banks.append(np.load(path, mmap_mode="r"))
+        bank_paths.append(str(path))
     clip_rows = int(model.num_tubelets) * int(kwargs.get("tube_size", 2))
     dataset = DistillClips(stores, banks, clip_rows=clip_rows, align=cfg.align)
     draw = distill_draw([s.num_frames for s in stores], cfg.windows_per_half, clip_rows)
@@ -114,6 +131,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
         proj_hidden=cfg.proj_hidden, queue_size=cfg.queue_size, coeff=cfg.coeff,
         temp=cfg.temp, temp_m=cfg.temp_m,
     )  # fmt: skip
+    task.input_names = bank_paths  # a non-finite loss names the teacher features it came from
     log.info("%s: %d halves, %d clips an epoch", STAGE, len(stores), len(sampler.keys))
 
     def export(out: Path) -> None:
