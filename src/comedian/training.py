@@ -2,8 +2,9 @@
 resume and the exported model file.
 
 Usage (inside a stage's ``run``):
-    trainer = build_trainer(cfg, out_dir)
-    trainer.fit(task, loader, ckpt_path=resume_checkpoint(out_dir, config_digest(cfg)))
+    lock_output(out_dir)
+    trainer = fit_resumable(lambda: build_trainer(cfg, out_dir), task, loader,
+                            out_dir=out_dir, cfg=cfg)
     export_model(out_dir / "model.pt", task.model, arch=cfg.arch, model_kwargs=..., config=cfg)
 
 or, for a stage without validation, all of it (resume, fit, export and publish on rank 0):
@@ -19,10 +20,21 @@ What every training stage gets:
   biases; method.md §2, §5, §6). Linear lr scaling with the *global* batch: peak lr =
   ``lr * batch_size / 256``.
 * **Per-step warmup + cosine** (:func:`warmup_cosine`).
+* **Settings checked where parsed** (:meth:`TrainConfig.check`): epochs, lr, clipping, warmup,
+  devices, model sizes and keys, ... are refused naming the option, whether they come from the
+  command line, ``--set`` or Snakemake's config.
 * **Resume**: a rolling Lightning checkpoint ``<out_dir>/.resume/last.ckpt``, written atomically
   every epoch (or every N steps), outside the rule's declared outputs. Rerunning a stage after a
   crash, a kill or a SLURM requeue resumes from it when it was written with the same settings
   (else it is set aside and training restarts). It is removed once the stage's outputs exist.
+  It is loaded ``weights_only`` (it holds tensors and plain values only; a file holding other
+  objects stops the stage, never runs). Resume is exact: the sampler restarts at the batch
+  after the checkpoint and the global random states (torch, CUDA, numpy, Python) are restored,
+  so the resumed run logs the losses the uninterrupted run would have (:func:`fit_resumable`).
+* **One runner an output folder** (:func:`lock_output`): ``flock`` on ``.resume/lock``.
+* **A non-finite loss** stops the stage naming the step and the likely input
+  (:class:`comedian.tasks.base.NonFiniteLossError`); no model is exported.
+* **DDP teardown**: the process group is destroyed on every rank after ``fit``, also on failure.
 * **A per-step CSV log** ``train_log.csv`` (step, epoch, lr, loss and the validation metrics),
   kept under ``.resume/`` while training and copied next to the outputs at the end.
 * **The exported model** (:func:`export_model`): ``{arch, model_kwargs, state_dict, config,
@@ -50,7 +62,7 @@ from typing import Any, ClassVar
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, Checkpoint
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -462,6 +474,30 @@ class StepLog(Callback):
         self._write(trainer, row)
 
 
+class ResumeCheckpoint(Checkpoint):
+    """Write the rolling resume checkpoint every ``every_n_steps`` training steps, or at the
+    end of every training epoch when it is 0 (after that epoch's validation).
+
+    Lightning's ModelCheckpoint keeps no ``last.ckpt`` at an epoch's end unless it also keeps
+    a top-k checkpoint, so this one calls ``trainer.save_checkpoint`` itself (on every rank:
+    rank 0 writes, through :class:`AtomicCheckpointIO`). As a ``Checkpoint`` it runs after
+    every other callback of the same hook (the step's log row, the momentum update), so the
+    checkpoint holds the state the next step starts from.
+    """
+
+    def __init__(self, path: Path, every_n_steps: int = 0) -> None:
+        self.path = Path(path)
+        self.every_n_steps = int(every_n_steps)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            trainer.save_checkpoint(self.path)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.every_n_steps:
+            trainer.save_checkpoint(self.path)
+
+
 def resume_dir(out_dir: Path) -> Path:
     return Path(out_dir) / RESUME_DIR
 
@@ -485,17 +521,7 @@ def build_trainer(
         callbacks: Extra callbacks.
     """
     rdir = resume_dir(out_dir)
-    every_steps = cfg.checkpoint_every_n_steps or None
-    ckpt = ModelCheckpoint(
-        dirpath=rdir,
-        filename="last",
-        save_top_k=0,
-        save_last=True,
-        every_n_train_steps=every_steps,
-        every_n_epochs=None if every_steps else 1,
-        save_on_train_epoch_end=True,
-    )
-    ckpt.CHECKPOINT_NAME_LAST = "last"
+    ckpt = ResumeCheckpoint(rdir / RESUME_NAME, cfg.checkpoint_every_n_steps)
     plugins: list[Any] = [AtomicCheckpointIO()]
     if SLURMEnvironment.detect():
         # Retries and requeues are Snakemake's and Slurm's (profiles/slurm): Lightning must
@@ -538,10 +564,12 @@ def read_resume_header(path: Path) -> dict[str, Any]:
     try:
         doc = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        what = f" ({found.group(1).rstrip('.')})" if found else ""
         raise UntrustedCheckpointError(
-            f"{path}: the resume checkpoint holds Python objects other than tensors and plain "
-            f"values, so it is not loaded (a comedian checkpoint never does); delete it to "
-            f"train from the start ({' '.join(str(err).split())[:160]})"
+            f"{path}: the resume checkpoint holds Python objects{what} other than tensors and "
+            f"plain values, so it is not loaded (a comedian checkpoint never does); delete it "
+            f"to train from the start"
         ) from None
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: not a Lightning checkpoint")
@@ -699,23 +727,33 @@ def teardown_distributed() -> None:
 
 
 def fit_resumable(
-    trainer: pl.Trainer,
+    build: Callable[[], pl.Trainer],
     task: pl.LightningModule,
     train_loader: DataLoader,
     val_loader: DataLoader | None = None,
     *,
     out_dir: Path,
     cfg: TrainConfig,
-) -> None:
+) -> pl.Trainer:
     """``trainer.fit`` of every training stage: resume from ``.resume/last.ckpt`` when it was
     written with ``cfg`` (weights_only, the sampler positioned, the random state restored by
-    the task: the losses go on as if never interrupted), then tear DDP down on every rank."""
+    the task: the losses go on as if never interrupted), then tear DDP down on every rank.
+
+    Args:
+        build: Makes the trainer (called once the resume checkpoint has been checked, so a
+            refused checkpoint stops the stage before Lightning starts).
+
+    Returns:
+        The trainer, after ``fit``.
+    """
     try:
         ckpt = resume_checkpoint(out_dir, config_digest(cfg))
         position_sampler(train_loader, ckpt)
+        trainer = build()
         trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt, weights_only=True)
     finally:
         teardown_distributed()
+    return trainer
 
 
 def finish(out_dir: Path, log_out: Path) -> None:
@@ -749,8 +787,9 @@ def fit_and_publish(
     out_dir = Path(out).parent
     lock_output(out_dir)
     if cfg.epochs > 0:
-        trainer = build_trainer(cfg, out_dir)
-        fit_resumable(trainer, task, loader, out_dir=out_dir, cfg=cfg)
+        trainer = fit_resumable(
+            lambda: build_trainer(cfg, out_dir), task, loader, out_dir=out_dir, cfg=cfg
+        )
         if trainer.global_rank != 0:
             return  # rank 0 alone reads the log and publishes (it then removes .resume/)
         first, last = task_losses(out_dir)

@@ -203,13 +203,19 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
         valid=valid,
         on_best=save_best,
     )
-    trainer = build_trainer(
-        cfg,
-        out_dir,
-        metric_names=[VALID_METRIC] if valid else [],
-        val_every_n_epochs=cfg.val_every_n_epochs if valid else None,
+    trainer = fit_resumable(
+        lambda: build_trainer(
+            cfg,
+            out_dir,
+            metric_names=[VALID_METRIC] if valid else [],
+            val_every_n_epochs=cfg.val_every_n_epochs if valid else None,
+        ),
+        task,
+        train_loader,
+        val_loader,
+        out_dir=out_dir,
+        cfg=cfg,
     )
-    fit_resumable(trainer, task, train_loader, val_loader, out_dir=out_dir, cfg=cfg)
     if trainer.global_rank != 0:
         return
     last_metrics = {"epoch": trainer.current_epoch, **task.val_metrics}
