@@ -53,6 +53,7 @@ import logging
 import math
 import os
 import pickle
+import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
