@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
+import yaml
 
 from comedian.cli import main
 from comedian.models import build_model
@@ -184,3 +186,32 @@ def test_bad_setting(case: Case, world: World, tmp_path: Path, capsys) -> None:
     expect = case.expect if isinstance(case.expect, str) else case.expect(world, out)
     assert expect in errors[0], err
     assert not (out / "model.pt").exists() and not (out / "last.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("pretrain", "epochs", 0),
+        ("distill", "lr", -0.1),
+        ("teacher", "epochs", -1),
+        ("teacher", "model", {"width": 0}),
+        ("finetune", "clip_grad", -1),
+        ("finetune_head", "val_every_n_epochs", 0),
+        ("finetune_head", "model", {"embed_dim": -4}),
+        ("finetune", "devices", 0),
+        ("finetune", "mixup_alpha", -0.5),
+    ],
+)
+def test_the_config_schema_refuses_what_the_stages_refuse(section, key, value) -> None:
+    """``snakemake -n`` validates config/config.yaml with schemas/config.schema.yaml."""
+    schema = yaml.safe_load((HERE.parent / "schemas/config.schema.yaml").read_text())
+    config = yaml.safe_load((HERE.parent / "config/config.yaml").read_text())
+    jsonschema.validate(config, schema)
+    config.setdefault(section, {})[key] = value
+    with pytest.raises(jsonschema.ValidationError) as err:
+        jsonschema.validate(config, schema)
+    assert list(err.value.absolute_path)[:2] == [section, key]
+    # teacher epochs 0 is a feature: the teacher_init weights exported as they are
+    config[section].pop(key)
+    config["teacher"] = {**config.get("teacher", {}), "epochs": 0}
+    jsonschema.validate(config, schema)
