@@ -28,10 +28,10 @@ def _comedian(args: list[str]) -> list[str]:
 
 KILL_AT_STEP = HERE.parent / "kill_at_step.py"
 
-#: Per stage: the resume checkpoint period (0: every epoch, 2 steps) and the step at which
-#: the run is killed; the rerun resumes from the last checkpoint before it (3: mid-epoch, the
-#: sampler skips the epoch's first batch; 4: at an epoch's end).
-RESUMES = {"pretrain": (3, 5), "teacher": (0, 5), "distill": (3, 5)}
+#: Per stage: the resume checkpoint period (0: every epoch, 2 steps), the step at which the
+#: run is killed (the rerun resumes from the last checkpoint before it: 3 is mid-epoch, the
+#: sampler skips the epoch's first batch; 4 is an epoch's end) and the loader workers.
+RESUMES = {"pretrain": (3, 5, 0), "teacher": (0, 5, 0), "distill": (3, 5, 1)}
 
 
 def _log_rows(path: Path) -> list[list[str]]:
@@ -42,16 +42,15 @@ def _log_rows(path: Path) -> list[list[str]]:
 def test_a_killed_training_stage_resumes_exactly(stage, tiny_data, chain, tmp_path):
     """kill -9 after step 5, rerun: the log (losses and lr) is the uninterrupted run's, bit
     for bit: sampler position, random states, queue, optimizer and momentum encoder resume."""
-    every, kill = RESUMES[stage]
+    every, kill, workers = RESUMES[stage]
     epochs = 3  # 2 steps an epoch
-    whole = stage_args(stage, tiny_data, tmp_path / "whole", inputs=chain, epochs=epochs,
-                       checkpoint_every_n_steps=every)  # fmt: skip
+    settings = {"epochs": epochs, "checkpoint_every_n_steps": every, "num_workers": workers}
+    whole = stage_args(stage, tiny_data, tmp_path / "whole", inputs=chain, **settings)
     run = subprocess.run(_comedian(whole), env=_env(), capture_output=True, text=True,
                          timeout=600)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
 
-    args = stage_args(stage, tiny_data, tmp_path / "killed", inputs=chain, epochs=epochs,
-                      checkpoint_every_n_steps=every)  # fmt: skip
+    args = stage_args(stage, tiny_data, tmp_path / "killed", inputs=chain, **settings)
     out = tmp_path / "killed" / stage / "model.pt"
     ckpt, live = out.parent / ".resume/last.ckpt", out.parent / ".resume/train_log.csv"
     killed = subprocess.run([sys.executable, str(KILL_AT_STEP), str(kill), *args], env=_env(),
