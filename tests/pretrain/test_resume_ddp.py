@@ -76,7 +76,7 @@ def test_a_second_run_on_the_same_output_is_refused_until_the_first_ends(tiny_da
     trains; once the first is killed -9 (its lock dies with it) a third resumes its work."""
     args = stage_args("pretrain", tiny_data, tmp_path, inputs=chain, checkpoint_every_n_steps=1)
     out = tmp_path / "pretrain"
-    first = subprocess.Popen([sys.executable, str(KILL_AT_STEP), "pause:1", *args], env=_env(),
+    first = subprocess.Popen([sys.executable, str(KILL_AT_STEP), "pause:2", *args], env=_env(),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)  # fmt: skip
     try:
@@ -89,14 +89,14 @@ def test_a_second_run_on_the_same_output_is_refused_until_the_first_ends(tiny_da
             f"comedian pretrain: {out.resolve()}: another run (pid {first.pid}) is training "
             f"into this folder; wait for it to end or stop it"
         ], second.stderr[-3000:]
-        assert csv_steps(out / ".resume/train_log.csv") == [1]  # untouched by the second
+        assert csv_steps(out / ".resume/train_log.csv") == [1, 2]  # untouched by the second
     finally:
         first.kill()  # kill -9 while it holds the lock
         first.wait()
     third = subprocess.run(_comedian(args), env=_env(), capture_output=True, text=True,
                            timeout=600)  # fmt: skip
     assert third.returncode == 0, third.stderr[-3000:]
-    assert "resuming from" in third.stderr
+    assert f"resuming from {out / '.resume/last.ckpt'} (step 1)" in third.stderr
     assert csv_steps(out / "train_log.csv") == [1, 2]
 
 
