@@ -808,7 +808,7 @@ def _cases() -> list[Case]:
 
     add("finetune_head-no-train-games", tr("finetune-head"), 1, lambda w, o: S(w.games))
     add("finetune_head-bad-epochs", tr("finetune-head", "--epochs", "many"), 2, "epochs")
-    add("finetune_head-bad-model-key", tr("finetune-head", "--set", "model.size=3"), 1, "size")
+    add("finetune_head-bad-model-key", tr("finetune-head", "--set", "model.size=3"), 2, "size")
     add("finetune-missing-init", lambda w, o: tr("finetune", "--init", S(w.bad / "nope.pt"))(w, o),
         1, lambda w, o: S(w.bad / "nope.pt"))  # fmt: skip
     add("finetune-text-init", lambda w, o: tr("finetune", "--init", S(w.bad / "text.txt"))(w, o),

@@ -4,9 +4,11 @@ file left anywhere, and ``comedian.report`` works (before the rerun too: it skip
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,28 +34,36 @@ def _temporaries(root: Path) -> list[Path]:
     return [p for p in root.rglob(".*") if temporary_target(p.name) is not None]
 
 
-def _kill_when_writing(argv: list[str], watch: Path, timeout_s: float = 120.0) -> None:
-    """Start ``comedian argv``, SIGKILL its process group as soon as a temporary file appears
-    under ``watch`` (the stage is then mid-write), and check that one was left behind."""
+PAUSE = Path(__file__).resolve().parent / "pause_before_rename.py"
+
+
+def _kill_when_writing(argv: list[str], watch: Path, timeout_s: float = 300.0) -> None:
+    """Run ``comedian argv`` until it is about to rename its first temporary file into place
+    (it then waits there: tests/pause_before_rename.py), SIGKILL its process group, and check
+    that the temporary was left behind under ``watch``. No timing: the kill always lands
+    mid-write."""
+    marker = Path(tempfile.mkdtemp()) / "paused"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "comedian", *argv],
-        env=_env(),
+        [sys.executable, str(PAUSE), *argv],
+        env={**_env(), "COMEDIAN_TEST_PAUSED": str(marker)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own group: ffmpeg and pool workers die with it
     )
     deadline = time.monotonic() + timeout_s
     try:
-        while not (watch.exists() and _temporaries(watch)):
+        while not marker.exists():  # the state it needs, however long it takes to get there
             if proc.poll() is not None:
                 pytest.fail(f"comedian {argv[0]} ended (rc {proc.returncode}) before it was killed")
             if time.monotonic() > deadline:
-                pytest.fail(f"comedian {argv[0]} wrote no temporary file in {timeout_s} s")
-            time.sleep(0.005)
+                pytest.fail(f"comedian {argv[0]} renamed no temporary file in {timeout_s} s")
+            time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    time.sleep(0.2)  # let killed children release their files
+    tmp = Path(marker.read_text())
+    shutil.rmtree(marker.parent)
+    assert tmp.exists() and watch in tmp.parents, tmp
     assert _temporaries(watch), "the kill left nothing to clean: not mid-write"
 
 

@@ -2,8 +2,9 @@
 resume and the exported model file.
 
 Usage (inside a stage's ``run``):
-    trainer = build_trainer(cfg, out_dir)
-    trainer.fit(task, loader, ckpt_path=resume_checkpoint(out_dir, config_digest(cfg)))
+    lock_output(out_dir)
+    trainer = fit_resumable(lambda: build_trainer(cfg, out_dir), task, loader,
+                            out_dir=out_dir, cfg=cfg)
     export_model(out_dir / "model.pt", task.model, arch=cfg.arch, model_kwargs=..., config=cfg)
 
 or, for a stage without validation, all of it (resume, fit, export and publish on rank 0):
@@ -19,10 +20,21 @@ What every training stage gets:
   biases; method.md §2, §5, §6). Linear lr scaling with the *global* batch: peak lr =
   ``lr * batch_size / 256``.
 * **Per-step warmup + cosine** (:func:`warmup_cosine`).
+* **Settings checked where parsed** (:meth:`TrainConfig.check`): epochs, lr, clipping, warmup,
+  devices, model sizes and keys, ... are refused naming the option, whether they come from the
+  command line, ``--set`` or Snakemake's config.
 * **Resume**: a rolling Lightning checkpoint ``<out_dir>/.resume/last.ckpt``, written atomically
   every epoch (or every N steps), outside the rule's declared outputs. Rerunning a stage after a
   crash, a kill or a SLURM requeue resumes from it when it was written with the same settings
   (else it is set aside and training restarts). It is removed once the stage's outputs exist.
+  It is loaded ``weights_only`` (it holds tensors and plain values only; a file holding other
+  objects stops the stage, never runs). Resume is exact: the sampler restarts at the batch
+  after the checkpoint and the global random states (torch, CUDA, numpy, Python) are restored,
+  so the resumed run logs the losses the uninterrupted run would have (:func:`fit_resumable`).
+* **One runner an output folder** (:func:`lock_output`): ``flock`` on ``.resume/lock``.
+* **A non-finite loss** stops the stage naming the step and the likely input
+  (:class:`comedian.tasks.base.NonFiniteLossError`); no model is exported.
+* **DDP teardown**: the process group is destroyed on every rank after ``fit``, also on failure.
 * **A per-step CSV log** ``train_log.csv`` (step, epoch, lr, loss and the validation metrics),
   kept under ``.resume/`` while training and copied next to the outputs at the end.
 * **The exported model** (:func:`export_model`): ``{arch, model_kwargs, state_dict, config,
@@ -33,27 +45,32 @@ What every training stage gets:
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
+import inspect
 import json
 import logging
 import math
 import os
+import pickle
+import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, Checkpoint
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from comedian.atomic import atomic_path
-from comedian.config import to_dict, write_resolved
+from comedian.config import ConfigError, to_dict, write_resolved
+from comedian.errors import ComedianError, InputError
 from comedian.paths import RESUME_DIR
 
 log = logging.getLogger(__name__)
@@ -61,6 +78,92 @@ log = logging.getLogger(__name__)
 RESUME_NAME = "last.ckpt"
 LOG_NAME = "train_log.csv"
 LOG_COLUMNS = ("step", "epoch", "lr", "loss")
+LOCK_NAME = "lock"
+
+
+# -- settings checks ------------------------------------------------------------------------
+
+
+def _option(name: str) -> str:
+    """How an error names a setting: its command-line option and its config key."""
+    return f"--{name.replace('_', '-')} ({name})" if "." not in name else name
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+    below: float | None = None,
+    integer: bool = False,
+) -> None:
+    """Refuse a setting that is not a finite number in range, naming it (:class:`ConfigError`).
+
+    ``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones.
+    """
+    kind = "an integer" if integer else "a finite number"
+    bounds = []
+    if minimum is not None:
+        bounds.append(f">= {minimum:g}")
+    if above is not None:
+        bounds.append(f"> {above:g}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum:g}")
+    if below is not None:
+        bounds.append(f"< {below:g}")
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (not integer or float(value).is_integer())
+    if ok:
+        ok = (
+            (minimum is None or value >= minimum)
+            and (above is None or value > above)
+            and (maximum is None or value <= maximum)
+            and (below is None or value < below)
+        )
+    if not ok:
+        raise ConfigError(f"{_option(name)}: must be {kind} {' and '.join(bounds)}, got {value!r}")
+
+
+def check_model_settings(arch: str, model: Mapping[str, Any], prefix: str = "model") -> None:
+    """Refuse ``model`` overrides that the ``arch`` builder does not take or that are not
+    sizes (integers >= 1), rates in [0, 1) or finite ratios > 0, naming the key.
+
+    An unknown key (a typo) would otherwise be kept and silently ignored where a stage uses
+    only some of the keys (the step-1 ViT takes the ViViT's spatial ones).
+    """
+    from comedian.models import MODELS  # the models import this module's users, not it
+
+    if arch not in MODELS:
+        raise ConfigError(f"{_option('arch')}: unknown model {arch!r}; known: {', '.join(MODELS)}")
+    params = {
+        n: p
+        for n, p in inspect.signature(MODELS[arch]).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    for key, value in model.items():
+        name = f"{prefix}.{key}"
+        if key not in params:
+            raise ConfigError(
+                f"{name}: {arch} has no setting {key!r}; its settings: {', '.join(params)}"
+            )
+        default = params[key].default
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name}: must be true or false, got {value!r}")
+        elif isinstance(default, int):
+            check_number(name, value, minimum=0 if key == "num_classes" else 1, integer=True)
+        elif isinstance(default, float):
+            if "rate" in key or ("ratio" in key and "mlp" not in key):
+                check_number(name, value, minimum=0, below=1)
+            else:
+                check_number(name, value, above=0)
+        elif isinstance(default, tuple):
+            if not isinstance(value, list | tuple) or not value:
+                raise ConfigError(f"{name}: must be a list of integers >= 1, got {value!r}")
+            for i, v in enumerate(value):
+                check_number(f"{name}[{i}]", v, minimum=1, integer=True)
 
 
 @dataclass(frozen=True)
@@ -110,6 +213,40 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every_n_steps: int = 0
     progress_bar: bool = False
+
+    #: Fewest epochs a run may have (the teacher's 0 exports its --init weights untrained).
+    MIN_EPOCHS: ClassVar[int] = 1
+    #: Whether ``arch`` may be empty (the model then comes whole from ``--init``).
+    ARCH_FROM_INIT: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse settings that would train nothing or a broken model, naming the setting
+        (:class:`ConfigError`, exit status 2). Runs whenever a config is built or overridden,
+        so the command line, ``--set`` and Snakemake's config are all checked where parsed.
+        Stages with more settings extend it."""
+        check_number("epochs", self.epochs, minimum=self.MIN_EPOCHS, integer=True)
+        check_number("batch_size", self.batch_size, minimum=1, integer=True)
+        check_number("lr", self.lr, above=0)
+        check_number("weight_decay", self.weight_decay, minimum=0)
+        if len(self.betas) != 2:
+            raise ConfigError(f"betas: expected 2 values, got {list(self.betas)}")
+        for i, beta in enumerate(self.betas):
+            check_number(f"betas[{i}]", beta, minimum=0, below=1)
+        check_number("warmup_epochs", self.warmup_epochs, minimum=0)
+        check_number("warmup_start", self.warmup_start, minimum=0, maximum=1)
+        check_number("min_lr", self.min_lr, minimum=0, maximum=1)
+        check_number("clip_grad", self.clip_grad, minimum=0)
+        check_number("devices", self.devices, minimum=1, integer=True)
+        check_number("num_nodes", self.num_nodes, minimum=1, integer=True)
+        check_number("num_workers", self.num_workers, minimum=0, integer=True)
+        check_number("seed", self.seed, minimum=0, integer=True)
+        check_number("checkpoint_every_n_steps", self.checkpoint_every_n_steps, minimum=0,
+                     integer=True)  # fmt: skip
+        if not (self.ARCH_FROM_INIT and self.arch == ""):
+            check_model_settings(self.arch, self.model)
 
     @property
     def world_size(self) -> int:
@@ -250,7 +387,12 @@ def make_loader(
     dataset: Dataset, sampler: Any, batch_size: int, cfg: TrainConfig, collate_fn: Callable
 ) -> DataLoader:
     """The DataLoader of every training stage: ``cfg.num_workers`` persistent workers decode
-    JPEG, batches of uint8 clips in pinned memory on a GPU (augmented on the device)."""
+    JPEG, batches of uint8 clips in pinned memory on a GPU (augmented on the device).
+
+    The workers draw nothing at random (the sampler chooses every key from ``(seed, epoch)``;
+    augmentation runs in the main process), and the loader seeds them from its own generator,
+    so starting an iterator never advances the global random state: a resumed run's random
+    stream is the killed run's (:func:`fit_resumable`)."""
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -260,6 +402,7 @@ def make_loader(
         pin_memory=torch.cuda.is_available(),
         persistent_workers=cfg.num_workers > 0,
         prefetch_factor=2 if cfg.num_workers > 0 else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
     )
 
 
@@ -275,6 +418,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         with atomic_path(path) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        """Always ``weights_only``: a resume checkpoint is tensors and plain values, and a
+        pickle planted in its place never runs."""
+        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
 
 
 class StepLog(Callback):
@@ -325,6 +475,30 @@ class StepLog(Callback):
         self._write(trainer, row)
 
 
+class ResumeCheckpoint(Checkpoint):
+    """Write the rolling resume checkpoint every ``every_n_steps`` training steps, or at the
+    end of every training epoch when it is 0 (after that epoch's validation).
+
+    Lightning's ModelCheckpoint keeps no ``last.ckpt`` at an epoch's end unless it also keeps
+    a top-k checkpoint, so this one calls ``trainer.save_checkpoint`` itself (on every rank:
+    rank 0 writes, through :class:`AtomicCheckpointIO`). As a ``Checkpoint`` it runs after
+    every other callback of the same hook (the step's log row, the momentum update), so the
+    checkpoint holds the state the next step starts from.
+    """
+
+    def __init__(self, path: Path, every_n_steps: int = 0) -> None:
+        self.path = Path(path)
+        self.every_n_steps = int(every_n_steps)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            trainer.save_checkpoint(self.path)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.every_n_steps:
+            trainer.save_checkpoint(self.path)
+
+
 def resume_dir(out_dir: Path) -> Path:
     return Path(out_dir) / RESUME_DIR
 
@@ -348,17 +522,7 @@ def build_trainer(
         callbacks: Extra callbacks.
     """
     rdir = resume_dir(out_dir)
-    every_steps = cfg.checkpoint_every_n_steps or None
-    ckpt = ModelCheckpoint(
-        dirpath=rdir,
-        filename="last",
-        save_top_k=0,
-        save_last=True,
-        every_n_train_steps=every_steps,
-        every_n_epochs=None if every_steps else 1,
-        save_on_train_epoch_end=True,
-    )
-    ckpt.CHECKPOINT_NAME_LAST = "last"
+    ckpt = ResumeCheckpoint(rdir / RESUME_NAME, cfg.checkpoint_every_n_steps)
     plugins: list[Any] = [AtomicCheckpointIO()]
     if SLURMEnvironment.detect():
         # Retries and requeues are Snakemake's and Slurm's (profiles/slurm): Lightning must
@@ -386,24 +550,60 @@ def build_trainer(
     )
 
 
+class UntrustedCheckpointError(InputError):
+    """A resume checkpoint holds Python objects that ``weights_only`` loading refuses."""
+
+
+def read_resume_header(path: Path) -> dict[str, Any]:
+    """The resume checkpoint's small entries (digest, step), loaded ``weights_only`` and
+    memory-mapped (the weights are not read).
+
+    Raises:
+        UntrustedCheckpointError: The file holds objects other than tensors and plain values
+            (another program's file, or one planted there): it is never unpickled.
+    """
+    try:
+        doc = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        what = f" ({found.group(1).rstrip('.')})" if found else ""
+        raise UntrustedCheckpointError(
+            f"{path}: the resume checkpoint holds Python objects{what} other than tensors and "
+            f"plain values, so it is not loaded (a comedian checkpoint never does); delete it "
+            f"to train from the start"
+        ) from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: not a Lightning checkpoint")
+    header = {
+        "comedian_digest": doc.get("comedian_digest"),
+        "global_step": int(doc.get("global_step", 0)),
+    }
+    del doc
+    return header
+
+
 def resume_checkpoint(out_dir: Path, digest: str) -> Path | None:
     """The rolling checkpoint to resume from, if one exists and has the same config digest.
 
-    A checkpoint of other settings is renamed ``last.ckpt.stale`` (never silently reused) and
-    the stale CSV log removed, so training restarts.
+    A checkpoint of other settings, or an unreadable one, is renamed ``last.ckpt.stale``
+    (never silently reused) and the stale CSV log removed, so training restarts. One holding
+    anything but tensors and plain values stops the stage (:class:`UntrustedCheckpointError`).
+    When resuming, the log rows of steps after the checkpoint (a killed run went on past it)
+    are dropped: the resumed run logs those steps again, exactly.
     """
     rdir = resume_dir(out_dir)
     path = rdir / RESUME_NAME
     if not path.exists():
         (rdir / LOG_NAME).unlink(missing_ok=True)  # a log without checkpoint: start afresh
         return None
+    step = 0
     try:
-        # memory-mapped: only the small header entries are read, not the weights
-        doc = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-        saved = doc.get("comedian_digest")
-        del doc
+        header = read_resume_header(path)
+        saved, step = header["comedian_digest"], header["global_step"]
     except FileNotFoundError:
         return None  # another rank of the same job set it aside first
+    except UntrustedCheckpointError:
+        raise
     except Exception as err:  # noqa: BLE001 - any unreadable checkpoint means start afresh
         log.warning("%s: unreadable resume checkpoint (%s); training restarts", path, err)
         saved = None
@@ -416,8 +616,145 @@ def resume_checkpoint(out_dir: Path, digest: str) -> Path | None:
             pass  # every rank calls this before the process group exists: one of them won
         (rdir / LOG_NAME).unlink(missing_ok=True)
         return None
-    log.info("resuming from %s", path)
+    if global_rank() == 0:
+        truncate_log(rdir / LOG_NAME, step)
+    log.info("resuming from %s (step %d)", path, step)
     return path
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop the CSV log rows of steps after ``step`` (atomically; no log: nothing to do)."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        return
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    kept = [r for r in body if r and r[0].strip().isdigit() and int(r[0]) <= step]
+    if len(kept) == len(body):
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([header, *kept])
+
+
+def global_rank() -> int:
+    """This process's rank as the launcher says (torchrun, srun, Lightning's own children),
+    read before any process group exists; 0 when alone."""
+    for var in ("RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if os.environ.get(var, "").strip().isdigit():
+            return int(os.environ[var])
+    local = os.environ.get("LOCAL_RANK", "").strip()
+    return int(local) if local.isdigit() else 0
+
+
+# -- one runner an output folder ------------------------------------------------------------
+
+_held_locks: dict[Path, Any] = {}
+
+
+class OutputLockedError(ComedianError):
+    """Another process trains into the same output folder."""
+
+
+def lock_output(out_dir: Path) -> None:
+    """Take the lock of a training stage's output folder for the rest of this process.
+
+    The lock is ``fcntl.flock`` on ``<out_dir>/.resume/lock`` (outside the declared outputs):
+    the kernel releases it when the process ends, however it ends (kill -9 included), so a
+    lock is never stale. Only global rank 0 of a job takes it (the ranks of one job share the
+    folder). A second runner on the same folder is refused in one line.
+
+    Raises:
+        OutputLockedError: Naming the folder and the process that holds it.
+    """
+    if global_rank() != 0:
+        return
+    out_dir = Path(out_dir).resolve()
+    if out_dir in _held_locks:
+        return
+    path = resume_dir(out_dir) / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "a+")  # noqa: SIM115 - held open until the process exits
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        f.close()
+        raise OutputLockedError(
+            f"{out_dir}: another run (pid {holder}) is training into this folder; wait for it "
+            f"to end or stop it"
+        ) from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    _held_locks[out_dir] = f
+
+
+# -- fit: exact resume, teardown ------------------------------------------------------------
+
+
+def position_sampler(loader: DataLoader, ckpt: Path | None) -> None:
+    """Put the training sampler where the checkpoint's run was: the epoch of its step and,
+    for a checkpoint taken mid-epoch, past the batches already trained on.
+
+    Lightning restores the step and the epoch counters but restarts a plain DataLoader at
+    its first batch; the samplers here (``resume_at``) skip the batches instead, so the
+    resumed run sees the batches the killed one would have seen next.
+    """
+    sampler = getattr(loader, "sampler", None)
+    if ckpt is None or not hasattr(sampler, "resume_at"):
+        return
+    step = read_resume_header(ckpt)["global_step"]
+    per_epoch = len(loader)
+    if per_epoch < 1:
+        return
+    epoch, done = divmod(step, per_epoch)
+    sampler.resume_at(epoch, done * int(loader.batch_size or 1))
+
+
+def teardown_distributed() -> None:
+    """Destroy the process group (every rank, also after a failure): a process that exits
+    with gloo/NCCL threads alive can abort at exit ("terminate called without an active
+    exception") after its work is done."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        try:
+            torch.distributed.destroy_process_group()
+        except Exception as err:  # noqa: BLE001 - teardown must not hide the real outcome
+            log.debug("destroy_process_group: %s", err)
+
+
+def fit_resumable(
+    build: Callable[[], pl.Trainer],
+    task: pl.LightningModule,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None = None,
+    *,
+    out_dir: Path,
+    cfg: TrainConfig,
+) -> pl.Trainer:
+    """``trainer.fit`` of every training stage: resume from ``.resume/last.ckpt`` when it was
+    written with ``cfg`` (weights_only, the sampler positioned, the random state restored by
+    the task: the losses go on as if never interrupted), then tear DDP down on every rank.
+
+    Args:
+        build: Makes the trainer (called once the resume checkpoint has been checked, so a
+            refused checkpoint stops the stage before Lightning starts).
+
+    Returns:
+        The trainer, after ``fit``.
+    """
+    try:
+        ckpt = resume_checkpoint(out_dir, config_digest(cfg))
+        position_sampler(train_loader, ckpt)
+        trainer = build()
+        trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt, weights_only=True)
+    finally:
+        teardown_distributed()
+    return trainer
 
 
 def finish(out_dir: Path, log_out: Path) -> None:
@@ -449,10 +786,11 @@ def fit_and_publish(
     given as finished weights).
     """
     out_dir = Path(out).parent
+    lock_output(out_dir)
     if cfg.epochs > 0:
-        trainer = build_trainer(cfg, out_dir)
-        ckpt = resume_checkpoint(out_dir, config_digest(cfg))
-        trainer.fit(task, loader, ckpt_path=ckpt)
+        trainer = fit_resumable(
+            lambda: build_trainer(cfg, out_dir), task, loader, out_dir=out_dir, cfg=cfg
+        )
         if trainer.global_rank != 0:
             return  # rank 0 alone reads the log and publishes (it then removes .resume/)
         first, last = task_losses(out_dir)

@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import decord
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -25,6 +26,7 @@ from comedian.data.decode import (
     nearest_source_frames,
     resize_frames,
     store_frame_count,
+    timestamp_gaps,
 )
 from comedian.data.frames import FrameStore, FrameStoreError, write_store
 
@@ -396,3 +398,56 @@ def test_write_store_checks_count_and_shape(tmp_path):
                     duration_s=2.0)  # fmt: skip
     assert _leftovers(tmp_path) == []
     assert not os.path.exists(tmp_path / "a.frames")
+
+
+def test_timestamp_gaps_hand_computed():
+    # 0.04 s frames with 8..12 s missing (frames at 7.96 and 12.16 s are neighbours)
+    starts = np.concatenate([np.arange(0, 200) * 0.04, 12.16 + np.arange(0, 50) * 0.04])
+    gaps = timestamp_gaps(np.random.default_rng(0).permutation(starts).astype(np.float32))
+    np.testing.assert_allclose(gaps, [[8.0, 12.16]], atol=1e-5)
+    assert timestamp_gaps(np.arange(100) * 0.04).shape == (0, 2)  # no gap
+    # a variable rate (0.04 and 0.05 s steps) is not a gap
+    assert timestamp_gaps(np.cumsum(np.tile([0.04, 0.05], 50))).shape == (0, 2)
+
+
+@pytest.fixture(scope="module")
+def damaged_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 s of 25 fps with a fifth of the file's bytes zeroed in the middle: decodes, but the
+    frames from 8.00 to 12.16 s are gone."""
+    folder = tmp_path_factory.mktemp("damaged video")
+    n = 25 * 20
+    frames = index_video_frames(n).copy()  # (n, 48, 64, 3)
+    noise = np.random.default_rng(0).integers(0, 256, (n, 8, 64, 3), dtype=np.uint8)
+    frames[:, 40:] = noise  # incompressible rows: the zeroed bytes hold whole seconds
+    path = folder / "1_224p.mkv"
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt",
+           "rgb24", "-s", "64x48", "-r", "25", "-i", "-", "-c:v", "libx264", "-crf", "4", "-g",
+           "10", "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
+    subprocess.run(cmd, input=frames.tobytes(), check=True, capture_output=True)
+    data = bytearray(path.read_bytes())
+    size = len(data)
+    data[size // 2 - size // 10 : size // 2 + size // 10] = bytes(2 * (size // 10))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_gap_in_the_middle_of_a_video_fails_naming_its_time(damaged_video, tmp_path, capsys):
+    before = damaged_video.read_bytes()
+    out = tmp_path / "out" / "1.frames"
+    assert main(["decode", "--video", str(damaged_video), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"comedian decode: {damaged_video}: damaged? no frames from 8.00 s to")
+    assert "more than max_missing_s=2" in err
+    assert _leftovers(out.parent) == [] and damaged_video.read_bytes() == before
+    # the gap (4.16 s) is within a budget of 5 s: accepted, its neighbours stand in
+    assert main(["decode", "--video", str(damaged_video), "--out", str(out),
+                 "--max-missing-s", "5"]) == 0  # fmt: skip
+    assert FrameStore(out).num_frames == 40
+
+
+def index_video_frames(n: int) -> np.ndarray:
+    """Frames whose 2 x 4 blocks spell their index (as the index video's)."""
+    bits = (np.arange(n)[:, None] >> np.arange(8)) & 1
+    grid = bits.reshape(n, 2, 4).astype(np.uint8) * 255
+    frames = np.repeat(np.repeat(grid, 24, axis=1), 16, axis=2)
+    return np.repeat(frames[..., None], 3, axis=3)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,33 +26,107 @@ def _comedian(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "comedian", *args]
 
 
-@pytest.mark.parametrize("stage", ["pretrain", "teacher", "distill"])
-def test_a_killed_training_stage_resumes_from_its_rolling_checkpoint(
-    stage, tiny_data, chain, tmp_path
-):
-    out = tmp_path / stage / "model.pt"
-    ckpt = out.parent / ".resume/last.ckpt"
-    epochs = 8  # 2 steps an epoch: more than run between the first checkpoint and the kill
-    args = stage_args(stage, tiny_data, tmp_path, inputs=chain, epochs=epochs,
-                      checkpoint_every_n_steps=1)  # fmt: skip
-    proc = subprocess.Popen(_comedian(args), env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert ckpt.exists() and not out.exists(), "the run ended before it could be killed"
-    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
-    assert saved >= 1
+KILL_AT_STEP = HERE.parent / "kill_at_step.py"
+
+#: Per stage: the resume checkpoint period (0: every epoch, 2 steps), the step at which the
+#: run is killed (the rerun resumes from the last checkpoint before it: 3 is mid-epoch, the
+#: sampler skips the epoch's first batch; 4 is an epoch's end) and the loader workers.
+RESUMES = {"pretrain": (3, 5, 0), "teacher": (0, 5, 0), "distill": (3, 5, 1)}
+
+
+def _log_rows(path: Path) -> list[list[str]]:
+    return [line.split(",") for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("stage", list(RESUMES))
+def test_a_killed_training_stage_resumes_exactly(stage, tiny_data, chain, tmp_path):
+    """kill -9 after step 5, rerun: the log (losses and lr) is the uninterrupted run's, bit
+    for bit: sampler position, random states, queue, optimizer and momentum encoder resume."""
+    every, kill, workers = RESUMES[stage]
+    epochs = 3  # 2 steps an epoch
+    settings = {"epochs": epochs, "checkpoint_every_n_steps": every, "num_workers": workers}
+    whole = stage_args(stage, tiny_data, tmp_path / "whole", inputs=chain, **settings)
+    run = subprocess.run(_comedian(whole), env=_env(), capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    args = stage_args(stage, tiny_data, tmp_path / "killed", inputs=chain, **settings)
+    out = tmp_path / "killed" / stage / "model.pt"
+    ckpt, live = out.parent / ".resume/last.ckpt", out.parent / ".resume/train_log.csv"
+    killed = subprocess.run([sys.executable, str(KILL_AT_STEP), str(kill), *args], env=_env(),
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert ckpt.exists() and not out.exists()
+    saved = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
+    assert saved == (every or 2) * (kill // (every or 2)) < kill  # 3 or 4, before the kill
+    assert csv_steps(live) == list(range(1, kill + 1))  # it went on past the checkpoint
     rerun = subprocess.run(_comedian(args), env=_env(), capture_output=True, text=True,
                            timeout=600)  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "resuming from" in rerun.stderr
-    steps = csv_steps(out.parent / "train_log.csv")
-    assert steps[-1] == 2 * epochs and steps.count(1) == 1  # continued, never restarted
-    assert steps.count(saved + 1) >= 1 and sorted(set(steps)) == list(range(1, 2 * epochs + 1))
+    assert f"resuming from {ckpt} (step {saved})" in rerun.stderr
+    expected = _log_rows(tmp_path / "whole" / stage / "train_log.csv")
+    assert _log_rows(out.parent / "train_log.csv") == expected
+    assert csv_steps(out.parent / "train_log.csv") == list(range(1, 2 * epochs + 1))
     assert not ckpt.parent.exists()
+
+
+def test_a_second_run_on_the_same_output_is_refused_until_the_first_ends(tiny_data, chain,
+                                                                          tmp_path):  # fmt: skip
+    """Two runners on one output folder: the second is refused in one line while the first
+    trains; once the first is killed -9 (its lock dies with it) a third resumes its work."""
+    args = stage_args("pretrain", tiny_data, tmp_path, inputs=chain, checkpoint_every_n_steps=1)
+    out = tmp_path / "pretrain"
+    first = subprocess.Popen([sys.executable, str(KILL_AT_STEP), "pause:2", *args], env=_env(),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "paused"
+        second = subprocess.run(_comedian(args), env=_env(), capture_output=True, text=True,
+                                timeout=600)  # fmt: skip
+        assert second.returncode == 1, second.stderr[-3000:]
+        lines = [ln for ln in second.stderr.splitlines() if ln.strip() and not ln[:4].isdigit()]
+        assert lines == [
+            f"comedian pretrain: {out.resolve()}: another run (pid {first.pid}) is training "
+            f"into this folder; wait for it to end or stop it"
+        ], second.stderr[-3000:]
+        assert csv_steps(out / ".resume/train_log.csv") == [1, 2]  # untouched by the second
+    finally:
+        first.kill()  # kill -9 while it holds the lock
+        first.wait()
+    third = subprocess.run(_comedian(args), env=_env(), capture_output=True, text=True,
+                           timeout=600)  # fmt: skip
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f"resuming from {out / '.resume/last.ckpt'} (step 1)" in third.stderr
+    assert csv_steps(out / "train_log.csv") == [1, 2]
+
+
+def test_a_pickle_planted_as_the_resume_checkpoint_never_runs(tiny_data, chain, tmp_path):
+    """.resume/last.ckpt is loaded weights_only: a planted pickle's code does not run, and the
+    stage stops in one line naming the file (it is not the stage's to delete)."""
+    args = stage_args("pretrain", tiny_data, tmp_path, inputs=chain)
+    ckpt = tmp_path / "pretrain/.resume/last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    sentinel = tmp_path / "pwned"
+    torch.save({"global_step": 1, "comedian_digest": _Planted(str(sentinel))}, ckpt)
+    planted = ckpt.read_bytes()
+    run = subprocess.run(_comedian(args), env=_env(), capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert not sentinel.exists(), "code from the checkpoint ran"
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip() and not ln[:4].isdigit()]
+    assert len(lines) == 1 and lines[0].startswith(f"comedian pretrain: {ckpt}: "), run.stderr
+    assert "Traceback" not in run.stderr
+    assert ckpt.read_bytes() == planted and not (tmp_path / "pretrain/model.pt").exists()
+
+
+class _Planted:
+    """Unpickling it creates a file (what a malicious checkpoint could do instead)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):  # noqa: ANN204
+        return (open, (self.path, "w"))
 
 
 #: Per stage: settings for 2 steps an epoch over 2 ranks, and the queue's (slots, key dim).

@@ -16,6 +16,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 
+from comedian.training import teardown_distributed
+
 
 class Probe(pl.LightningModule):
     def __init__(self) -> None:
@@ -63,4 +65,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        # as every training stage does (comedian.training.fit_resumable): a rank that exits
+        # with its gloo threads alive can abort ("terminate called without an active
+        # exception") after its work is done, and SLURM then marks the job FAILED
+        teardown_distributed()

@@ -176,6 +176,54 @@ def check_duration(
         )
 
 
+def timestamp_gaps(starts_s: np.ndarray) -> np.ndarray:
+    """Holes in a video's frame times: where consecutive frames lie more than 1.5 frame steps
+    apart (the step is the median spacing), what is missing between them.
+
+    A file damaged in the middle (bytes lost or zeroed) still decodes, but the frames of the
+    damaged stretch are gone and their neighbours would stand in for them in the store.
+
+    Shapes:
+        starts_s: (M,) start times in seconds, any order -> (G, 2) ``[from, to)`` seconds of
+        each gap (``from`` = the end of the frame before it), in time order.
+    """
+    t = np.sort(np.asarray(starts_s, dtype=np.float64))
+    if len(t) < 3:
+        return np.zeros((0, 2))
+    d = np.diff(t)  # (M - 1,)
+    positive = d[d > 0]
+    if len(positive) == 0:
+        return np.zeros((0, 2))
+    step = float(np.median(positive))
+    at = np.flatnonzero(d > 1.5 * step)
+    return np.stack([t[at] + step, t[at + 1]], axis=1) if len(at) else np.zeros((0, 2))
+
+
+def check_gaps(
+    video: str | os.PathLike[str], starts_s: np.ndarray, end_missing_s: float, max_missing_s: float
+) -> None:
+    """Refuse a video with holes in its frame times beyond the ``max_missing_s`` budget (the
+    budget the missing end shares: gaps and the missing end count together).
+
+    Raises:
+        VideoError: Naming the file and the largest gap's time.
+    """
+    gaps = timestamp_gaps(starts_s)
+    if len(gaps) == 0:
+        return
+    sizes = gaps[:, 1] - gaps[:, 0]
+    total = float(sizes.sum()) + max(0.0, end_missing_s)
+    if total <= max_missing_s:
+        return
+    i = int(np.argmax(sizes))
+    more = f" ({len(gaps)} gaps, {total:.2f} s missing in all)" if len(gaps) > 1 else ""
+    raise VideoError(
+        f"{video}: damaged? no frames from {gaps[i, 0]:.2f} s to {gaps[i, 1]:.2f} s "
+        f"({sizes[i]:.2f} s missing{more}, more than max_missing_s={max_missing_s:g}); "
+        f"re-download the file, or raise max_missing_s to accept it"
+    )
+
+
 def check_timestamps(video: str | os.PathLike[str], stamps: np.ndarray) -> None:
     """Refuse missing or absurd frame timestamps (NaN, negative, all zero, beyond a day).
 
@@ -254,8 +302,9 @@ def decode_video(
         num_threads: Decoder threads (0: as many as the CPUs this process may use).
         batch_size: Source frames fetched from decord per call (bounds memory: about
             ``batch_size * H * W * 3`` bytes).
-        max_missing_s: Seconds the decodable frames may fall short of the container's declared
-            duration (an interrupted download fails beyond it).
+        max_missing_s: Seconds of frames that may be missing, at the end (short of the
+            container's declared duration: an interrupted download) and in gaps of the frame
+            times (a file damaged in the middle) together; beyond it decoding fails.
         config: The resolved decode config to embed in the header (default: these arguments).
 
     Returns:
@@ -263,7 +312,8 @@ def decode_video(
 
     Raises:
         VideoError: If the video is missing, unreadable, empty, truncated (shorter than its
-            container says) or has absurd timestamps (names the file).
+            container says), damaged in the middle (a gap in its frame times) or has absurd
+            timestamps (names the file).
     """
     video = Path(video)
     if not video.is_file():
@@ -291,6 +341,8 @@ def decode_video(
     if duration_s <= 0:
         raise VideoError(f"{video}: the video's duration is {duration_s} s")
     check_duration(video, duration_s, declared_s, max_missing_s)
+    end_missing = 0.0 if declared_s is None or declared_s <= 0 else declared_s - duration_s
+    check_gaps(video, starts, end_missing, max_missing_s)
     index = nearest_source_frames(starts, fps, duration_s)  # (K,)
     reader, resize = probe, None
     frame_size = (int(src_h), int(src_w)) if size is None else (int(size[0]), int(size[1]))

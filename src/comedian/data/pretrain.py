@@ -100,16 +100,13 @@ class ShuffledKeys(_Sharded, Sampler[Key]):
         self._rank, self._world_size = rank, world_size
         self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
     def epoch_keys(self) -> list[Key]:
         """Every rank's keys of the current epoch, shuffled (before sharding)."""
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.keys))
         return [self.keys[j] for j in order]
 
     def __iter__(self) -> Iterator[Key]:
-        return iter(_shard(self.epoch_keys(), self.rank, self.world_size, pad=True))
+        return self._resumed(_shard(self.epoch_keys(), self.rank, self.world_size, pad=True))
 
     def __len__(self) -> int:
         return -(-len(self.keys) // self.world_size)

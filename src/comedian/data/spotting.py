@@ -255,15 +255,36 @@ def _dist_info(rank: int | None, world: int | None) -> tuple[int, int]:
 
 
 class _Sharded:
-    """Rank and world size of a sampler, read from torch.distributed when first iterated.
+    """Rank and world size of a sampler, read from torch.distributed when first iterated,
+    and the position a resumed run starts from.
 
     A stage builds its samplers before ``trainer.fit`` starts the process group; reading the
     rank at construction would give every DDP rank ``(0, 1)``, i.e. all of the data, so
     explicit values are kept and missing ones are looked up at use.
+
+    Resume: :meth:`resume_at` sets the epoch and a number of this rank's keys to skip; the
+    next iteration starts past them (then the skip is spent): a run resumed from a checkpoint
+    taken mid-epoch sees the keys the interrupted run would have seen next.
     """
 
     _rank: int | None
     _world_size: int | None
+    epoch: int
+    _skip: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def resume_at(self, epoch: int, skip: int) -> None:
+        """Start the next iteration at epoch ``epoch``, past this rank's first ``skip`` keys."""
+        if epoch < 0 or skip < 0:
+            raise ValueError(f"resume position must be >= 0, got epoch {epoch}, skip {skip}")
+        self.epoch = int(epoch)
+        self._skip = int(skip)
+
+    def _resumed(self, keys: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+        skip, self._skip = self._skip, 0
+        return iter(keys[skip:])
 
     @property
     def rank(self) -> int:
@@ -306,9 +327,6 @@ class TrainWindowSampler(_Sharded, Sampler[tuple[int, int]]):
         self.clip_rows = clip_rows
         self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
     def epoch_keys(self) -> list[tuple[int, int]]:
         """Every rank's keys of the current epoch, shuffled (before sharding)."""
         rng = np.random.default_rng([self.seed, self.epoch])
@@ -321,7 +339,7 @@ class TrainWindowSampler(_Sharded, Sampler[tuple[int, int]]):
         return [keys[j] for j in order]
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter(_shard(self.epoch_keys(), self.rank, self.world_size, pad=True))
+        return self._resumed(_shard(self.epoch_keys(), self.rank, self.world_size, pad=True))
 
     def __len__(self) -> int:
         total = sum(

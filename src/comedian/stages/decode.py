@@ -10,7 +10,8 @@ Frame k of the store is the source frame nearest to k / fps seconds, ties to the
 comedian version and git revision in its header, instead of a ``config.resolved.yaml`` beside it,
 so that a half stays one file (SoccerNet at 2 fps is 5.4 M frames). A missing, unreadable or
 truncated video (its frames end more than ``max_missing_s`` before the duration its container
-declares: an interrupted download) raises an error naming the file and leaves no output.
+declares: an interrupted download) or one damaged in the middle (gaps in its frame times, which
+share that budget) raises an error naming the file (and the gap's time) and leaves no output.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ class Config:
     max_missing_s: float = field(
         default=2.0,
         metadata={
-            "help": "seconds the decoded frames may end before the container's declared "
-            "duration; more means an interrupted download and fails"
+            "help": "seconds of frames that may be missing, at the end (before the container's "
+            "declared duration) and in gaps of the frame times together; more means an "
+            "interrupted download or a damaged file and fails"
         },
     )
 

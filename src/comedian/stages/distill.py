@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from comedian.config import ConfigError
 from comedian.data.pca import PcaError, read_features
 from comedian.data.pretrain import (
     DistillClips,
@@ -42,7 +43,13 @@ from comedian.models.loading import check_arch, init_trunk
 from comedian.paths import BANK_IN_DIR
 from comedian.tasks.base import TrainTask
 from comedian.tasks.distill import DistillTask
-from comedian.training import TrainConfig, export_model, fit_and_publish, make_loader
+from comedian.training import (
+    TrainConfig,
+    check_number,
+    export_model,
+    fit_and_publish,
+    make_loader,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +89,17 @@ class Config(TrainConfig):
     temp_m: float = 0.05
     augment: AugmentConfig = field(default_factory=AugmentConfig.distill)
 
+    def check(self) -> None:
+        super().check()
+        check_number("windows_per_half", self.windows_per_half, minimum=1, integer=True)
+        if self.align not in ("start", "mean"):
+            raise ConfigError(f"--align (align): must be 'start' or 'mean', got {self.align!r}")
+        check_number("proj_hidden", self.proj_hidden, minimum=1, integer=True)
+        check_number("queue_size", self.queue_size, minimum=1, integer=True)
+        check_number("coeff", self.coeff, minimum=0, maximum=1)
+        check_number("temp", self.temp, above=0)
+        check_number("temp_m", self.temp_m, above=0)
+
 
 def run(cfg: Config, *, paths: Paths) -> None:
     """Distill the teacher's PCA features into the run's ViViT."""
@@ -95,8 +113,6 @@ def run(cfg: Config, *, paths: Paths) -> None:
         outputs=run_outputs(paths.out),
     )
     check_arch(cfg.arch, STAGE)
-    if cfg.align not in ("start", "mean"):
-        raise ValueError(f"distill: align must be 'start' or 'mean', got {cfg.align!r}")
     TrainTask.seed_everything(cfg.seed)
     kwargs = {k: v for k, v in cfg.model.items() if k != "num_classes"}
     model = build_model(cfg.arch, **kwargs)
@@ -106,7 +122,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
         log.warning("no --init: the ViViT starts from random weights")
     halves = split_half_paths(paths.games, cfg.train_split, paths.frames)
     stores = open_stores([p for _, _, p in halves], fps=2)
-    banks = []
+    banks, bank_paths = [], []
     for (slug, half, _), store in zip(halves, stores, strict=True):
         path = Path(paths.features) / BANK_IN_DIR.format(game=slug, half=half)
         bank = read_features(path, half=f"half {half} of {slug}")
@@ -121,6 +137,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
                 f"the first half's have {banks[0].shape[1]}"
             )
         banks.append(bank)
+        bank_paths.append(str(path))
     clip_rows = int(model.num_tubelets) * int(kwargs.get("tube_size", 2))
     dataset = DistillClips(stores, banks, clip_rows=clip_rows, align=cfg.align)
     draw = distill_draw([s.num_frames for s in stores], cfg.windows_per_half, clip_rows)
@@ -132,6 +149,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
         proj_hidden=cfg.proj_hidden, queue_size=cfg.queue_size, coeff=cfg.coeff,
         temp=cfg.temp, temp_m=cfg.temp_m,
     )  # fmt: skip
+    task.input_names = bank_paths  # a non-finite loss names the teacher features it came from
     log.info("%s: %d halves, %d clips an epoch", STAGE, len(stores), len(sampler.keys))
 
     def export(out: Path) -> None:

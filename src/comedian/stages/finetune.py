@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from comedian.atomic import atomic_path
-from comedian.config import write_resolved
+from comedian.config import ConfigError, write_resolved
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.spotting import (
     KeySampler,
@@ -50,11 +50,12 @@ from comedian.training import (
     LOG_NAME,
     TrainConfig,
     build_trainer,
-    config_digest,
+    check_number,
     export_model,
     finish,
+    fit_resumable,
+    lock_output,
     make_loader,
-    resume_checkpoint,
     resume_dir,
 )
 
@@ -81,6 +82,9 @@ class Paths:
 class Config(TrainConfig):
     """Stage B settings: the paper's (method.md §6)."""
 
+    arch: str = field(
+        default="", metadata={"help": "the --init model's architecture ('': whatever it is)"}
+    )
     epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
@@ -97,6 +101,30 @@ class Config(TrainConfig):
     val_every_n_epochs: int = field(default=1, metadata={"help": "validation period (epochs)"})
     eval_batch_size: int = field(default=64, metadata={"help": "windows per validation batch"})
 
+    #: Stage B takes its model whole from --init: ``arch`` and ``model`` may only repeat it.
+    ARCH_FROM_INIT = True
+
+    def check(self) -> None:
+        super().check()
+        check_number("random_windows", self.random_windows, minimum=0, integer=True)
+        check_number("mixup_alpha", self.mixup_alpha, minimum=0)
+        check_number("val_every_n_epochs", self.val_every_n_epochs, minimum=1, integer=True)
+        check_number("eval_batch_size", self.eval_batch_size, minimum=1, integer=True)
+
+
+def check_init_agrees(cfg: Config, path: Path, arch: str, kwargs: dict) -> None:
+    """Refuse ``arch`` / ``model`` settings that disagree with the ``--init`` model they
+    would otherwise be silently ignored beside (the model comes whole from the file)."""
+    if cfg.arch and cfg.arch != arch:
+        raise ConfigError(f"--arch (arch): {cfg.arch!r}, but --init {path} holds a {arch!r} model")
+    for key, value in cfg.model.items():
+        if key not in kwargs or kwargs[key] != value:
+            held = repr(kwargs[key]) if key in kwargs else "its default"
+            raise ConfigError(
+                f"model.{key}: {value!r}, but --init {path} holds a model with {key} {held}; "
+                f"the model comes whole from --init (leave model unset)"
+            )
+
 
 def build_spotting_model(
     cfg: Config, paths: Paths, stage: str
@@ -106,7 +134,9 @@ def build_spotting_model(
     if stage == "finetune":
         if paths.init is None:
             raise ValueError("--init: finetune starts from the finetune_head model")
-        return load_spotting_model(paths.init)
+        model, arch, kwargs = load_spotting_model(paths.init)
+        check_init_agrees(cfg, paths.init, arch, kwargs)
+        return model, arch, kwargs
     kwargs = {**cfg.model, "num_classes": NUM_CLASSES}
     model = build_model(cfg.arch, **kwargs)
     if paths.init is not None:
@@ -129,6 +159,7 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
         },
         outputs=run_outputs(paths.out),
     )
+    lock_output(out_dir)
     TrainTask.seed_everything(cfg.seed)
     model, arch, kwargs = build_spotting_model(cfg, paths, stage)
     img_size = int(getattr(model, "img_size", 224))
@@ -178,14 +209,19 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
         valid=valid,
         on_best=save_best,
     )
-    trainer = build_trainer(
-        cfg,
-        out_dir,
-        metric_names=[VALID_METRIC] if valid else [],
-        val_every_n_epochs=cfg.val_every_n_epochs if valid else None,
+    trainer = fit_resumable(
+        lambda: build_trainer(
+            cfg,
+            out_dir,
+            metric_names=[VALID_METRIC] if valid else [],
+            val_every_n_epochs=cfg.val_every_n_epochs if valid else None,
+        ),
+        task,
+        train_loader,
+        val_loader,
+        out_dir=out_dir,
+        cfg=cfg,
     )
-    ckpt = resume_checkpoint(out_dir, config_digest(cfg))
-    trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt)
     if trainer.global_rank != 0:
         return
     last_metrics = {"epoch": trainer.current_epoch, **task.val_metrics}

@@ -15,7 +15,7 @@ head trains, 30 epochs, with the optimizer, schedule, sampling, mixup, validatio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from comedian.stages.finetune import Config as FinetuneConfig
 from comedian.stages.finetune import Paths, train_spotting
@@ -29,7 +29,10 @@ STAGE = "finetune_head"
 class Config(FinetuneConfig):
     """Stage A settings: the paper's (method.md §6), 30 epochs."""
 
+    arch: str = field(default="vivit_tiny", metadata={"help": "model builder name"})
     epochs: int = 30
+
+    ARCH_FROM_INIT = False
 
 
 def run(cfg: Config, *, paths: Paths) -> None:

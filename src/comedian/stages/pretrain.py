@@ -38,7 +38,13 @@ from comedian.models import build_model
 from comedian.models.loading import VIT_KEYS, check_arch
 from comedian.tasks.base import TrainTask
 from comedian.tasks.ssl import SslTask
-from comedian.training import TrainConfig, export_model, fit_and_publish, make_loader
+from comedian.training import (
+    TrainConfig,
+    check_number,
+    export_model,
+    fit_and_publish,
+    make_loader,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,15 @@ class Config(TrainConfig):
     momentum: float = field(default=0.99, metadata={"help": "key encoder momentum at step 0"})
     view1: AugmentConfig = field(default_factory=lambda: AugmentConfig.ssl_view(1))
     view2: AugmentConfig = field(default_factory=lambda: AugmentConfig.ssl_view(2))
+
+    def check(self) -> None:
+        super().check()
+        for name in ("proj_hidden", "proj_dim", "queue_size"):
+            check_number(name, getattr(self, name), minimum=1, integer=True)
+        check_number("coeff", self.coeff, minimum=0, maximum=1)
+        check_number("temp", self.temp, above=0)
+        check_number("temp_m", self.temp_m, above=0)
+        check_number("momentum", self.momentum, minimum=0, maximum=1)
 
 
 def vit_kwargs(model: dict) -> dict:

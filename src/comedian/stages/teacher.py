@@ -48,7 +48,13 @@ from comedian.models.loading import copy_weights, is_exported, read_weights_file
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
 from comedian.tasks.base import TrainTask
 from comedian.tasks.teacher import TeacherTask
-from comedian.training import TrainConfig, export_model, fit_and_publish, make_loader
+from comedian.training import (
+    TrainConfig,
+    check_number,
+    export_model,
+    fit_and_publish,
+    make_loader,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +99,17 @@ class Config(TrainConfig):
     trust_pickle: bool = field(
         default=False, metadata={"help": "allow full unpickling of --init (trusted files only)"}
     )
+
+    MIN_EPOCHS = 0  # epochs 0: export the --init weights as they are
+
+    def check(self) -> None:
+        super().check()
+        check_number("momentum", self.momentum, minimum=0, below=1)
+        check_number("mixup_alpha", self.mixup_alpha, minimum=0)
+        check_number("window_stride", self.window_stride, minimum=1, integer=True)
+        check_number("fps", self.fps, minimum=1, integer=True)
+        check_number("window_s", self.window_s, above=0)
+        check_number("img_size", self.img_size, minimum=1, integer=True)
 
 
 @torch.no_grad()

@@ -95,4 +95,4 @@ class DistillTask(TrainTask):
         return loss
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self.record_loss(self.distill_loss(batch["x"], batch["teacher"]))
+        return self.record_loss(self.distill_loss(batch["x"], batch["teacher"]), batch)

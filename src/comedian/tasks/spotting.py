@@ -131,7 +131,7 @@ class SpottingTask(TrainTask):
             lam, perm = sample_mixup(x.shape[0], self.mixup_alpha, device=x.device)
             x, y = mixup(x, y, lam, perm)
         logits = self.model(x)  # (B, 64, 17)
-        return self.record_loss(spotting_loss(logits, y))
+        return self.record_loss(spotting_loss(logits, y), batch)
 
     # -- validation -------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -173,6 +173,7 @@ class SpottingTask(TrainTask):
         checkpoint["best_metric"] = self.best_metric
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
         self.best_metric = float(checkpoint.get("best_metric", float("-inf")))
 
 

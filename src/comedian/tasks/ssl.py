@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -114,7 +115,7 @@ class SslTask(TrainTask):
         return loss
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self.record_loss(self.ssl_loss(batch["x1"], batch["x2"]))
+        return self.record_loss(self.ssl_loss(batch["x1"], batch["x2"]), batch)
 
     @torch.no_grad()
     def momentum_update(self, m: float) -> None:
@@ -126,8 +127,23 @@ class SslTask(TrainTask):
             for bt, bo in zip(target.buffers(), online.buffers(), strict=True):
                 bt.copy_(bo)
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def after_step(self) -> None:
+        """The momentum update that follows each optimizer step."""
         # global_step counts optimizer steps taken, the update just done included
         total = max(1, int(self.trainer.estimated_stepping_batches))
         self.last_momentum = momentum_schedule(self.trainer.global_step, total, self.base_momentum)
         self.momentum_update(self.last_momentum)
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        # A callback, not the module's own on_train_batch_end: Lightning runs the module's hook
+        # after the callbacks', i.e. after the step's resume checkpoint is written, which would
+        # then hold the key encoder of the step before (a resumed run would differ).
+        return [_MomentumUpdate()]
+
+
+class _MomentumUpdate(pl.Callback):
+    """Runs :meth:`SslTask.after_step` at the end of each training batch, before any
+    checkpoint callback (Lightning runs those last)."""
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, *args: Any) -> None:
+        pl_module.after_step()

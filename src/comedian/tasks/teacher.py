@@ -57,4 +57,4 @@ class TeacherTask(TrainTask):
         if self.mixup_alpha > 0 and x.shape[0] > 1:
             lam, perm = sample_mixup(x.shape[0], self.mixup_alpha, device=x.device)
             x, y = mixup(x, y, lam, perm)
-        return self.record_loss(spotting_loss(self.model(x), y))
+        return self.record_loss(spotting_loss(self.model(x), y), batch)
