@@ -44,7 +44,7 @@ class World:
     root: Path
     data: object  # pretrain_data.TinyData
     features: Path  # all-NaN teacher features of every half
-    head: Path  # a finetune_head model (vivit_tiny, VIVIT, 17 classes)
+    head: Path  # a finetune_head model (vivit_tiny, VIVIT for 64-token clips, 17 classes)
 
 
 def _checksums(root: Path) -> dict[str, str]:
@@ -66,7 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, np.full((pretrain_data.HALF_S * 2, 8), np.nan, dtype=np.float32))
     head = root / "head" / "model.pt"
-    kwargs = {**VIVIT, "num_classes": 17}
+    kwargs = {**VIVIT, "num_frames": 128, "num_classes": 17}  # 64 tokens: a spotting model
     export_model(head, build_model("vivit_tiny", **kwargs), arch="vivit_tiny",
                  model_kwargs=kwargs, config={})  # fmt: skip
     return World(root, d, features, head)
