@@ -205,6 +205,37 @@ def test_released_weights_plan_inference_only(workflow, tmp_path):
         ), predicts
 
 
+def test_hub_weights_reach_the_stages_and_are_no_dag_files(workflow):
+    """`init`, `teacher_init` and `weights` given as Hub files go to the stage as they are (it
+    downloads them); local files stay inputs of the DAG."""
+    workflow.write_config(
+        "hub.yaml",
+        {
+            "runs": {
+                "hub_init": {"pretrain": False, "init": "hf://someone/ssl@v2/vit.pth"},
+                "local_init": {"pretrain": False, "init": "weights/vit.pth"},
+                "hub_weights": {"weights": "comedian-vivit-tiny-seed203", "arch": "vivit_tiny"},
+            },
+            "teacher_init": "hf://someone/k400/slow_r50.pyth",
+        },
+    )
+    (workflow.root / "weights").mkdir()
+    (workflow.root / "weights/vit.pth").write_bytes(b"")
+    proc = workflow.run("-n", "-p", "--configfile", "config/hub.yaml")
+    shells = {}
+    for rule, _, shell in planned_jobs(proc.stdout):
+        shells.setdefault(rule, []).append(shell)
+    (teacher,) = shells["teacher"]
+    assert " --init hf://someone/k400/slow_r50.pyth " in teacher
+    heads = " ".join(shells["finetune_head"])
+    assert " --init hf://someone/ssl@v2/vit.pth " in heads and " --init weights/vit.pth " in heads
+    assert any(" --model comedian-vivit-tiny-seed203 " in s for s in shells["predict"])
+    # the local file is an input of its job, the Hub files are not files of the DAG
+    inputs = [line for line in proc.stdout.splitlines() if line.startswith("    input: ")]
+    assert any("weights/vit.pth" in line for line in inputs)
+    assert not any("hf:" in line or "comedian-vivit" in line for line in inputs)
+
+
 def test_lint_is_clean(workflow):
     proc = workflow.run("--lint")
     assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
