@@ -3,13 +3,15 @@
 # the slug is; paths reach shell commands through named inputs quoted with :q.
 
 import json
+import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from comedian import paths
+from comedian import hub, paths
 from comedian.launch import srun_prefix, stage_geometry
 from comedian.spotting.workflow import split_labels_input
 from comedian.config import apply_overrides
@@ -17,6 +19,14 @@ from comedian.data.soccernet import HALVES, LABELS_NAME, VIDEO_NAMES
 from comedian.stages import games as games_stage
 
 min_version("8.0")
+
+# The rules run `python -m comedian <stage>` with the interpreter that runs Snakemake: its folder
+# goes first on the PATH of every job, so `.venv/bin/snakemake` works without activating the
+# environment and never reaches another `python`. Cluster jobs rerun Snakemake with the same
+# interpreter, which sets the same PATH there. (Not resolved: a venv's python is a symlink.)
+os.environ.update(
+    PATH=os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
+)
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -176,23 +186,44 @@ def split_labels_of(*splits):
     return out
 
 
+def on_hub(ref):
+    """A weights reference that names a Hub file (hf://... or a released short name,
+    comedian.hub): the stage downloads it into the Hugging Face cache, so it is no file of
+    the DAG."""
+    return bool(ref) and hub.hub_file(ref) is not None
+
+
+def weights_input(key, ref):
+    """Input entry of a weights reference: the local file, nothing for a Hub file."""
+    return {key: ref} if ref and not on_hub(ref) else {}
+
+
+def run_init(run):
+    """The trunk init of a run: its distilled ViViT when it is pretrained, else runs.<run>.init."""
+    if run in PRETRAINED_RUNS:
+        return paths.MODEL.format(stage="distill", run=run)
+    return RUNS[run].get("init")
+
+
 def finetune_head_init(wildcards):
-    """Input function: the trunk init of {run}: its distilled ViViT when it is pretrained,
-    else config runs.<run>.init, if any."""
-    if wildcards.run in PRETRAINED_RUNS:
-        return {"init": paths.MODEL.format(stage="distill", run=wildcards.run)}
-    init = RUNS[wildcards.run].get("init")
-    return {"init": init} if init else {}
+    """Input function: the trunk init of {run} (a local file), if any."""
+    return weights_input("init", run_init(wildcards.run))
 
 
-def init_arg(wildcards, input):
-    return f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
+def init_arg(wildcards):
+    init = run_init(wildcards.run)
+    return f"--init {shlex.quote(init)}" if init else ""
+
+
+def predict_weights(wildcards):
+    """The model of {run}: its `weights` (a file or a Hub reference), or its fine-tuned model."""
+    run = RUNS[wildcards.run]
+    return run.get("weights") or paths.model("finetune", wildcards.run)
 
 
 def predict_model(wildcards):
-    """Input function: the model of {run}: its `weights` file, or its fine-tuned model."""
-    run = RUNS[wildcards.run]
-    return run.get("weights") or paths.model("finetune", wildcards.run)
+    """Input function: the model of {run} when it is a local file."""
+    return weights_input("model", predict_weights(wildcards))
 
 
 def predict_stores(wildcards):
@@ -227,13 +258,13 @@ def launch_geometry(wildcards, resources):
 
 
 def teacher_init(wildcards):
-    """Input function: the teacher's starting weights (config teacher_init), if any."""
+    """Input function: the teacher's starting weights (config teacher_init), if a local file."""
+    return weights_input("init", config.get("teacher_init"))
+
+
+def teacher_init_arg(wildcards):
     init = config.get("teacher_init")
-    return {"init": init} if init else {}
-
-
-def teacher_init_arg(wildcards, input):
-    return f"--init {shlex.quote(input.init)}" if "init" in input.keys() else ""
+    return f"--init {shlex.quote(init)}" if init else ""
 
 
 def train_stores4(wildcards):

@@ -49,7 +49,7 @@ ensemble_members = ensemble_members_input(SPOTTING_ENSEMBLES)
 
 rule predict:
     input:
-        model=predict_model,
+        unpack(predict_model),
         games=P.GAMES_TABLE,
         stores=predict_stores,
     output:
@@ -64,10 +64,11 @@ rule predict:
         "../environment.yml"
     threads: ALL_CORES
     params:
+        model=predict_weights,
         frames=P.FRAMES_DIR.format(fps=2),
         sets=predict_sets,
     shell:
-        "python -m comedian predict --model {input.model:q} --games {input.games:q} "
+        "python -m comedian predict --model {params.model:q} --games {input.games:q} "
         "--frames {params.frames:q} --out {output.raw:q} --set split={wildcards.split} "
         "{params.sets} > {log:q} 2>&1"
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -131,6 +135,105 @@ def test_slurm_profile_dry_run_plans_the_paper_with_gpu_resources(workflow, tmp_
         if rule not in ("extract_features", "predict"):  # inference stages take no geometry
             assert f" --devices {gpus} --num-nodes 1 " in shell, shell
     assert seen == set(GPU_RULES)
+
+
+def test_rules_run_the_interpreter_of_snakemake_whatever_the_path(workflow, tmp_path):
+    """`.venv/bin/snakemake` typed as is (environment not activated): the jobs' `python` is
+    the interpreter that runs Snakemake, not the first `python` on the PATH."""
+    decoy = tmp_path / "decoy bin"
+    decoy.mkdir()
+    (decoy / "python").write_text("#!/bin/sh\necho 'the PATH python ran' >&2\nexit 3\n")
+    (decoy / "python").chmod(0o755)
+    workflow.write_config("tiny.yaml", {"synth": TINY_SYNTH})
+    snakemake = Path(sys.executable).parent / "snakemake"
+    env = {**os.environ, "PATH": f"{decoy}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    proc = subprocess.run(
+        [
+            str(snakemake),
+            "results/games/games.tsv",
+            "--cores",
+            "1",
+            "--configfile",
+            "config/tiny.yaml",
+        ],
+        cwd=workflow.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    logs = "".join(p.read_text() for p in (workflow.root / "logs").rglob("*.log"))
+    assert proc.returncode == 0, proc.stderr[-3000:] + logs
+    assert "the PATH python ran" not in logs
+    assert (workflow.root / "results/games/games.tsv").exists()
+
+
+#: The released ViViT-T checkpoints' ensemble on test (config/paper.yaml, README).
+RELEASED_TARGET = "results/evaluate/released_ensemble/test/soft_w20_t0.001_m0/metrics.json"
+
+
+def test_released_weights_plan_inference_only(workflow, tmp_path):
+    """The published table from the released weights: predict -> ensemble -> soft NMS ->
+    evaluate on the test games, nothing trained; the weights come from the Hub at run time."""
+    root = tmp_path / "no SoccerNet here"
+    proc = workflow.run(
+        "--configfile",
+        "config/paper.yaml",
+        "-n",
+        "-p",
+        RELEASED_TARGET,
+        "--config",
+        f"dataset={{source: soccernet, root: '{root}', splits: [train, valid, test, challenge]}}",
+    )
+    counts = job_counts(proc.stdout)
+    assert counts == {
+        "download": 1,  # the test split's videos and labels
+        "games": 1,
+        "decode": 100 * 2,  # 2 fps only: no teacher
+        "predict": 3,
+        "ensemble": 1,
+        "nms": 1,
+        "evaluate": 1,
+    }
+    predicts = [shell for rule, _, shell in planned_jobs(proc.stdout) if rule == "predict"]
+    for seed in (42, 203, 666):
+        assert any(
+            f"--model comedian-vivit-tiny-seed{seed} " in s
+            and f"/released_seed{seed}/test/raw " in s
+            and 'arch="vivit_tiny"' in s
+            for s in predicts
+        ), predicts
+
+
+def test_hub_weights_reach_the_stages_and_are_no_dag_files(workflow):
+    """`init`, `teacher_init` and `weights` given as Hub files go to the stage as they are (it
+    downloads them); local files stay inputs of the DAG."""
+    workflow.write_config(
+        "hub.yaml",
+        {
+            "runs": {
+                "hub_init": {"pretrain": False, "init": "hf://someone/ssl@v2/vit.pth"},
+                "local_init": {"pretrain": False, "init": "weights/vit.pth"},
+                "hub_weights": {"weights": "comedian-vivit-tiny-seed203", "arch": "vivit_tiny"},
+            },
+            "teacher_init": "hf://someone/k400/slow_r50.pyth",
+        },
+    )
+    (workflow.root / "weights").mkdir()
+    (workflow.root / "weights/vit.pth").write_bytes(b"")
+    proc = workflow.run("-n", "-p", "--configfile", "config/hub.yaml")
+    shells = {}
+    for rule, _, shell in planned_jobs(proc.stdout):
+        shells.setdefault(rule, []).append(shell)
+    (teacher,) = shells["teacher"]
+    assert " --init hf://someone/k400/slow_r50.pyth " in teacher
+    heads = " ".join(shells["finetune_head"])
+    assert " --init hf://someone/ssl@v2/vit.pth " in heads and " --init weights/vit.pth " in heads
+    assert any(" --model comedian-vivit-tiny-seed203 " in s for s in shells["predict"])
+    # the local file is an input of its job, the Hub files are not files of the DAG
+    inputs = [line for line in proc.stdout.splitlines() if line.startswith("    input: ")]
+    assert any("weights/vit.pth" in line for line in inputs)
+    assert not any("hf:" in line or "comedian-vivit" in line for line in inputs)
 
 
 def test_lint_is_clean(workflow):

@@ -4,13 +4,16 @@ reference (eztorch) checkpoint, converted on the fly through the import code.
 Usage:
     model, arch, kwargs = load_weights("results/finetune/vivit/model.pt")
     model, arch, kwargs = load_weights("comedian_vivit_tiny_seed42.pth", arch="vivit_tiny")
+    model, arch, kwargs = load_weights("comedian-vivit-tiny-seed42")   # from the Hub (comedian.hub)
     report = init_trunk(spotting_model, "results/distill/vivit/model.pt")   # trunk only
 
 An exported model (``{arch, model_kwargs, state_dict, ...}``, :func:`comedian.training.
 export_model`, :mod:`comedian.stages.import_weights`) is rebuilt as saved. Anything else is read
 as a reference checkpoint of architecture ``arch`` (checkpoints.md): its settings are inferred
 from its keys and it is loaded strictly (a step-1 ViT file given for a ViViT initializes the ViViT
-as method.md §5 says). Errors name the file.
+as method.md §5 says). Every path may also be a Hub reference (``hf://owner/repo/file`` or a
+short name of the released checkpoints, :mod:`comedian.hub`), read from the Hugging Face cache
+after its download. Errors name the file.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from comedian import hub
 from comedian.models import (
     ReferenceWeightsError,
     build_model,
@@ -40,16 +44,17 @@ log = logging.getLogger(__name__)
 
 def read_weights_file(path: str | Path, trust_pickle: bool = False) -> Any:
     """``torch.load`` with ``weights_only`` (full unpickling only when trusted), errors naming
-    the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such weights file")
-    check_archive(path)
+    the file. A Hub reference (:mod:`comedian.hub`) is downloaded into the cache first."""
+    name = hub.display(path)
+    local = hub.weights_file(path)
+    if not local.is_file():
+        raise FileNotFoundError(f"{name}: no such weights file")
+    check_archive(local)
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        return torch.load(local, map_location="cpu", weights_only=not trust_pickle)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
         hint = "" if trust_pickle else " (a Lightning checkpoint you trust? pass trust_pickle)"
-        raise ReferenceWeightsError(f"{path}: not a readable weights file{hint}: {err}") from None
+        raise ReferenceWeightsError(f"{name}: not a readable weights file{hint}: {err}") from None
 
 
 def is_exported(obj: Any) -> bool:
@@ -100,7 +105,7 @@ def load_weights(
     Args:
         path: The file.
         arch: Architecture of a reference checkpoint (an exported model says its own; a
-            different ``arch`` is an error).
+            different ``arch`` is an error; a released checkpoint's short name implies it).
         overrides: Builder overrides for a reference checkpoint (e.g. ``mask_ratio``).
         trust_pickle: Allow full unpickling (Lightning checkpoints holding Python objects).
 
@@ -108,6 +113,7 @@ def load_weights(
         ``(model, arch, model_kwargs)``.
     """
     obj = read_weights_file(path, trust_pickle)
+    path = hub.display(path)
     if is_exported(obj):
         if arch is not None and obj["arch"] != arch:
             raise ReferenceWeightsError(
@@ -118,6 +124,7 @@ def load_weights(
         except (RuntimeError, TypeError, KeyError) as err:
             raise ReferenceWeightsError(f"{path}: cannot rebuild the model: {err}") from None
         return model, obj["arch"], dict(obj.get("model_kwargs", {}))
+    arch = arch or hub.released_arch(path)
     if arch is None:
         raise ReferenceWeightsError(f"{path}: a reference checkpoint needs its arch")
     model, kwargs, _ = model_from_reference(obj, arch, source=str(path), overrides=overrides)
@@ -179,6 +186,7 @@ def init_trunk(model: nn.Module, path: str | Path, trust_pickle: bool = False) -
         A report: ``mode``, and the keys copied / left at their initialization.
     """
     obj = read_weights_file(path, trust_pickle)
+    path = hub.display(path)
     sd = obj["state_dict"] if is_exported(obj) else unwrap_state_dict(obj, str(path))
     if (is_exported(obj) and obj["arch"] == "vit_tiny") or (
         not is_exported(obj) and is_vit_layout(sd)

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import torch
 
+from comedian import hub
 from comedian.atomic import atomic_path
 from comedian.config import write_resolved
 from comedian.guards import refuse_overwrite
@@ -75,7 +76,8 @@ class Config:
     )
 
 
-def _load(src: Path, trust_pickle: bool) -> Any:
+def _load(ref: Path, trust_pickle: bool) -> Any:
+    src = hub.weights_file(ref)  # a Hub reference (comedian.hub): the cached download
     if not src.is_file():
         raise ReferenceWeightsError(f"{src}: no such file")
     if src.stat().st_size == 0:
@@ -143,7 +145,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
             "config.resolved.yaml": paths.out.parent / "config.resolved.yaml",
         },
     )
-    source = str(paths.src)
+    source = hub.display(paths.src)
     state_dict = unwrap_state_dict(_load(paths.src, cfg.trust_pickle), source)
     try:
         model, kwargs, report = _convert(cfg, state_dict, source)

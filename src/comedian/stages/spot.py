@@ -61,7 +61,10 @@ class Paths:
         metadata={"help": "the video of one half, or of halves 1 and 2", "metavar": "VIDEO"}
     )
     weights: Path = dataclasses.field(
-        metadata={"help": "exported model (.pt) or released reference checkpoint (.pth)"}
+        metadata={
+            "help": "exported model (.pt), released reference checkpoint (.pth), a Hub file "
+            "hf://owner/repo[@revision]/file, or a released short name (comedian-vivit-tiny-seed42)"
+        }
     )
     out: Path = dataclasses.field(metadata={"help": "folder to write the results into"})
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from comedian import hub
 from comedian.data.games import read_games_table
 from comedian.data.labels import read_labels
 from comedian.data.pretrain import (
@@ -122,6 +123,7 @@ def load_teacher_weights(model: torch.nn.Module, path: Path, trust_pickle: bool 
     of the right shape (else an error naming the file).
     """
     obj = read_weights_file(path, trust_pickle)
+    path = hub.display(path)  # a Hub reference (comedian.hub) is named as hf://...
     if is_exported(obj):
         sd = dict(obj["state_dict"])
     else:
