@@ -13,8 +13,9 @@ are in ``benchmarks/pretrain.py``). ``extract_features`` is the teacher's forwar
 
 The GPU-hours of the paper recipe follow from the measured rates and the recipe's item counts:
 300 train games (600 halves of ``--half-s`` seconds) for pretrain, teacher, distill and
-finetune, all 550 games (1,100 halves) for extraction; per epoch every second (pretrain), every
-0.5 s row (teacher), 38 clips a half (distill), 25 clips a half (finetune_head and finetune);
+finetune, all 550 games (1,100 halves) for extraction; per epoch every second (pretrain), 100
+non-overlapping 4 s windows a half (teacher, the reference's epoch), 38 clips a half (distill),
+25 clips a half (finetune_head and finetune);
 100, 100, 100, 30 and 20 epochs. Per-GPU batches are the paper's global batches over 2 GPUs.
 """
 
@@ -58,7 +59,7 @@ class Stage:
 
 STAGES = {
     "pretrain": Stage("pretrain", 512, lambda s: s, 100),  # every second, B 1024 on 2 GPUs
-    "teacher": Stage("teacher", 128, lambda s: 2 * s, 100),  # every 0.5 s row, B 256
+    "teacher": Stage("teacher", 128, lambda s: 100, 100),  # 100 windows a half, B 256
     "extract_features": Stage("extract_features", 64, lambda s: 2 * s, 1, 1100, train=False),
     "distill": Stage("distill", 16, lambda s: 38, 100),  # 38 clips a half, B 32
     "finetune_head": Stage("finetune_head", 32, lambda s: 25, 30),  # 25 clips a half, B 64
