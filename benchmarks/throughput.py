@@ -125,8 +125,8 @@ def model_kwargs(arch: str, tiny: bool) -> dict:
 
 
 def build(stage: Stage, tiny: bool, batch: int, device: torch.device, compile_: bool):
-    """(task, step function, items of a step) of one stage on a fixed batch; the step
-    returns the loss (None for extraction, which only runs the forward pass)."""
+    """(task, step function) of one stage on a fixed batch; the step returns the loss (None
+    for extraction, which only runs the forward pass)."""
     cfg = TrainConfig(compile=compile_)
     size = (32, 56) if tiny else FRAME
     name, kwargs = stage.name, model_kwargs(stage.arch, tiny)
