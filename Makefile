@@ -3,6 +3,9 @@
 #   make demo    install, run the whole DAG on the embedded synthetic dataset, print the results
 #   make test    install, then ruff, snakefmt, snakemake --lint, a dry run, Debian's chromium
 #                (installed when missing, as root: the viewer tests run in it) and pytest
+#   make rehearsal  the paper recipe (config/paper.yaml) at the paper's shapes on a few short
+#                synthetic games, a few steps a stage on a CPU (config/rehearsal.yaml), in
+#                rehearsal/ (benchmarks/README.md, "Rehearsal")
 #
 # TORCH_SPEC selects the torch build (the CPU wheel by default; on a CUDA machine prefer
 # environment.yml or `make TORCH_SPEC=torch ...`).
@@ -17,7 +20,9 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint dry-run browser clean-results
+REHEARSAL := --configfile config/paper.yaml config/rehearsal.yaml --directory rehearsal
+
+.PHONY: demo test install lint dry-run browser clean-results rehearsal
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +35,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/python -m comedian.report results
+
+rehearsal: $(STAMP)
+	mkdir -p rehearsal
+	$(BIN)/snakemake $(REHEARSAL) --cores $(CORES)
+	$(BIN)/python -m comedian.report rehearsal/results
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -130,11 +130,13 @@ def build(stage: str, args: argparse.Namespace, settings: dict, tmp: Path) -> tu
         cfg = apply_overrides(teacher_stage.Config(), s)
         halves4 = split_half_paths(args.games, "train", args.frames4)
         stores4 = open_stores([p for _, _, p in halves4], fps=cfg.fps)
-        rows = [st.num_frames for st in stores]
-        targets = [np.zeros((n, 17), np.uint8) for n in rows]
-        dataset = TeacherWindows(stores4, rows, targets, fps=cfg.fps, window_s=cfg.window_s)
-        stride = 1 if args.paper else cfg.window_stride
-        sampler = DrawnKeys(teacher_draw(rows, stride), seed=0)
+        n4 = [st.num_frames for st in stores4]
+        targets = [np.zeros((n, 17), np.uint8) for n in n4]
+        dataset = TeacherWindows(
+            stores4, n4, targets, fps=cfg.fps, window_s=cfg.window_s, grid_fps=cfg.fps
+        )
+        per_half = teacher_stage.Config().windows_per_half if args.paper else cfg.windows_per_half
+        sampler = DrawnKeys(teacher_draw(n4, per_half, round(cfg.fps * cfg.window_s)), seed=0)
         model_kwargs = {**(PAPER_RESNET if args.paper else cfg.model), "num_classes": 17}
         img = 224 if args.paper else cfg.img_size
 

@@ -123,7 +123,7 @@ def _cases() -> list[Case]:
         add(stage, "misspelt-model-key", sets(**{"model.embed_dm": 3}), 2, "model.embed_dm")
         add(stage, "drop-path-1", sets(**{"model.drop_path_rate": 1.0}), 2, "model.drop_path_rate")
     add("teacher", "negative-mixup", ["--mixup-alpha", "-0.1"], 2, "--mixup-alpha")
-    add("teacher", "zero-stride", ["--window-stride", "0"], 2, "--window-stride")
+    add("teacher", "zero-windows", ["--windows-per-half", "0"], 2, "--windows-per-half")
     add("teacher", "negative-width", sets(**{"model.width": -8}), 2, "model.width")
     add("teacher", "zero-depths", sets(**{"model.depths": [1, 0, 1, 1]}), 2, "model.depths[1]")
     add("pretrain", "zero-queue", ["--queue-size", "0"], 2, "--queue-size")

@@ -20,15 +20,21 @@ def test_throughput_script_measures_every_stage_and_sums_the_recipe():
     assert run.returncode == 0, run.stderr[-3000:]
     rows = dict(re.findall(r"^(\w+): ([\d.]+) items/s", run.stdout, re.M))
     assert set(rows) == {"pretrain", "teacher", "extract_features", "distill", "finetune_head",
-                         "finetune"}  # fmt: skip
+                         "finetune", "viswin_finetune_head", "viswin_finetune"}  # fmt: skip
     assert all(float(v) > 0 for v in rows.values())
     # the recipe's item counts with 100 s halves: 600 train halves, 1,100 for extraction
     assert "recipe 6,000,000 items" in run.stdout  # pretrain: 600 x 100 s x 100 epochs
-    assert "recipe 12,000,000 items" in run.stdout  # teacher: 600 x 200 rows x 100 epochs
+    assert "recipe 6,000,000 items x 3 runs" in run.stdout  # pretrain, once a ViViT-T seed
+    assert "recipe 6,000,000 items =" in run.stdout  # teacher: 600 x 100 windows x 100 epochs
     assert "recipe 220,000 items" in run.stdout  # extraction: 1,100 x 200 rows
     assert "recipe 2,280,000 items" in run.stdout  # distill: 600 x 38 x 100
+    # steps a run at the global batch (2 x the per-GPU one): teacher 60,000 / 256 x 100 epochs
+    assert re.search(r"^teacher: per-GPU batch 128, 60,000 items an epoch x 100 epochs, "
+                     r"23,500 steps a run; [\d.e+-]+ GFLOPs an item", run.stdout, re.M)  # fmt: skip
+    derived = [float(h) for h in re.findall(r"derived ([\d.e+-]+) GPU-hours", run.stdout)]
+    assert len(derived) == 8 and all(h > 0 for h in derived)
     hours = [float(h) for h in re.findall(r"= ([\d.]+) device-hours", run.stdout)]
-    total = float(re.search(r"total: ([\d.]+) hours", run.stdout).group(1))
+    total = float(re.search(r"^total: ([\d.]+) hours", run.stdout, re.M).group(1))
     assert abs(total - sum(hours)) <= 0.05 * len(hours) + 1e-9
 
 

@@ -191,6 +191,9 @@ class TrainConfig:
         seed: Seed of weights, sampling and augmentation.
         checkpoint_every_n_steps: Resume checkpoint period in steps (0: every epoch).
         progress_bar: Show Lightning's progress bar.
+        max_steps: Stop after this many optimizer steps (0: ``epochs`` decide); the lr schedule
+            then ends there (Lightning's estimated stepping batches). A rehearsal caps every
+            stage with it.
     """
 
     arch: str = "vivit_tiny"
@@ -213,6 +216,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every_n_steps: int = 0
     progress_bar: bool = False
+    max_steps: int = 0
 
     #: Fewest epochs a run may have (the teacher's 0 exports its --init weights untrained).
     MIN_EPOCHS: ClassVar[int] = 1
@@ -534,6 +538,7 @@ def build_trainer(
         num_nodes=cfg.num_nodes,
         precision=resolve_precision(cfg),  # type: ignore[arg-type]
         max_epochs=cfg.epochs,
+        max_steps=cfg.max_steps if cfg.max_steps > 0 else -1,
         gradient_clip_val=cfg.clip_grad or None,
         callbacks=[ckpt, StepLog(rdir / LOG_NAME, metric_names), *callbacks],
         plugins=plugins,

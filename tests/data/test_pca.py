@@ -103,7 +103,7 @@ def test_pca_bad_input_names_the_source(tmp_path: Path) -> None:
     with pytest.raises(PcaError, match="other.npz: not a PCA transform"):
         PcaTransform.load(other)
     with pytest.raises(PcaError, match="n_components"):
-        fit_pca(_correlated(30, 4, 5), n_components=5)
+        fit_pca(_correlated(30, 4, 5), n_components=5)  # wider than the features
     with pytest.raises(PcaError, match="one D"):
         fit_pca([np.zeros((3, 4)), np.zeros((3, 5))], n_components=2)
 
@@ -147,3 +147,22 @@ def test_mean_std_in_chunks_equals_numpy() -> None:
     mean, std = _mean_std(x, chunk=7)  # 4 full chunks and a partial one
     assert np.allclose(mean, x.astype(np.float64).mean(axis=0), rtol=1e-12)
     assert np.allclose(std, x.astype(np.float64).std(axis=0), rtol=1e-12)
+
+
+def test_pca_with_fewer_rows_than_components_completes_the_basis() -> None:
+    # 4 rows in 6 dims span 3 axes after centring: 5 components are those 3 axes (as
+    # scikit-learn finds them) and 2 more orthonormal axes with no train variance.
+    train = _correlated(4, 6, 11)
+    pca = fit_pca(train, n_components=5)
+    assert pca.components.shape == (5, 6) and pca.n_rows == 4
+    np.testing.assert_allclose(pca.components @ pca.components.T, np.eye(5), atol=1e-10)
+    mean, std = train.mean(0), train.std(0)
+    oracle = PCA(n_components=3, svd_solver="full").fit((train - mean) / std)
+    np.testing.assert_allclose(pca.components[:3], oracle.components_, atol=1e-8)
+    np.testing.assert_allclose(pca.explained_variance[:3], oracle.explained_variance_, rtol=1e-8)
+    np.testing.assert_allclose(pca.explained_variance[3:], 0, atol=1e-10)
+    np.testing.assert_allclose(pca.explained_variance_ratio.sum(), 1, rtol=1e-8)
+    out = pca.transform(train)  # (4, 5): the train rows have nothing on the completed axes
+    assert out.shape == (4, 5)
+    np.testing.assert_allclose(out[:, 3:], 0, atol=1e-5)
+    np.testing.assert_allclose(out[:, :3], oracle.transform((train - mean) / std), atol=1e-5)

@@ -13,6 +13,7 @@ from comedian.data.windows import (
     extraction_batches,
     ssl_frame_pairs,
     teacher_targets,
+    teacher_window_centres,
     teacher_window_frames,
 )
 
@@ -131,3 +132,46 @@ def test_distill_teacher_alignment() -> None:
         align_teacher(bank, 13, num_tokens=4, mode="mean")
     with pytest.raises(ValueError, match="'start' or 'mean'"):
         distill_teacher_rows(0, mode="middle")
+
+
+def test_teacher_window_centres_edges_random_non_overlapping_on_the_4fps_grid() -> None:
+    # A 45 min half at 4 fps: 10,800 frames hold 675 disjoint 4 s windows; 100 are drawn.
+    rng = np.random.default_rng(0)
+    c = teacher_window_centres(10_800, rng)
+    assert c.shape == (100,) and c.dtype == np.int64
+    assert c[0] == 8 and c[-1] == 10_800 - 8  # windows [0, 4 s) and [d - 4 s, d)
+    assert (np.diff(c) >= 16).all()  # sorted, 16 frames = 4 s apart: no two windows overlap
+    frames = teacher_window_frames(c, 10_800, grid_fps=4)  # window of centre c: c - 8 .. c + 7
+    assert frames[0].tolist() == list(range(16)) and frames[-1][-1] == 10_799
+    assert len(np.unique(frames)) == 100 * 16  # disjoint and inside the half (no clamping)
+    # a new generator state draws other random windows, the edges stay
+    d = teacher_window_centres(10_800, rng)
+    assert d[0] == 8 and d[-1] == 10_792 and not np.array_equal(c, d)
+
+
+def test_teacher_window_centres_of_short_halves_are_as_many_as_fit() -> None:
+    rng = np.random.default_rng(1)
+    # 64 frames (16 s) hold exactly 4 disjoint windows: the only placement
+    assert teacher_window_centres(64, rng).tolist() == [8, 24, 40, 56]
+    # 70 frames: 4 windows, the two middle ones anywhere in 16 .. 54 without overlap
+    c = teacher_window_centres(70, rng, num_windows=100)
+    assert len(c) == 4 and c[0] == 8 and c[-1] == 62 and (np.diff(c) >= 16).all()
+    assert teacher_window_centres(40, rng, num_windows=1).tolist() == [8]  # first edge only
+    assert teacher_window_centres(10, rng).tolist() == [8]  # shorter than one window
+    assert teacher_window_centres(32, rng, num_windows=3).tolist() == [8, 24]
+
+
+def test_teacher_window_centres_are_uniform_over_placements() -> None:
+    # 5 windows of 2 frames in 12 frames: 3 random windows in the 8 inner frames (2 .. 9), slack
+    # 2: C(5, 3) = 10 placements, each about equally likely over 20,000 draws.
+    rng = np.random.default_rng(2)
+    draws = [tuple(teacher_window_centres(12, rng, num_windows=5, window_frames=2)) for _ in
+             range(20_000)]  # fmt: skip
+    counts = np.unique(np.array(draws), axis=0, return_counts=True)[1]
+    assert len(counts) == 10 and counts.min() > 1_700 and counts.max() < 2_300
+
+
+def test_teacher_targets_on_the_4fps_grid() -> None:
+    # A goal at 5.0 s: 4 fps frames 18 .. 22 (4.5 .. 5.5 s) are positive.
+    y = teacher_targets([5000], [2], num_rows=40, grid_fps=4)
+    assert np.flatnonzero(y[:, 2]).tolist() == [18, 19, 20, 21, 22]

@@ -22,7 +22,7 @@ COMMON = {"accelerator": "cpu", "num_workers": 0, "epochs": 1}
 SETTINGS: dict[str, dict[str, Any]] = {
     "pretrain": {"model": VIVIT, "batch_size": 40, "queue_size": 64, "proj_hidden": 32,
                  "proj_dim": 16},
-    "teacher": {"model": RESNET, "batch_size": 4, "window_stride": 20, "img_size": 16},
+    "teacher": {"model": RESNET, "batch_size": 4, "windows_per_half": 2, "img_size": 16},
     "distill": {"model": VIVIT, "batch_size": 2, "windows_per_half": 1, "queue_size": 32,
                 "proj_hidden": 32},
 }  # fmt: skip

@@ -14,9 +14,10 @@ from comedian.data.pretrain import (
     TeacherWindows,
     distill_draw,
     ssl_keys,
+    teacher_draw,
 )
 from comedian.data.transforms import AugmentConfig, ClipAugment
-from comedian.data.windows import teacher_targets
+from comedian.data.windows import teacher_targets, teacher_window_frames
 
 
 def test_teacher_windows_carry_the_label_of_their_middle_time(tiny_data):
@@ -88,3 +89,38 @@ def test_full_frame_crop_is_the_identity_and_crops_are_shared_by_a_clips_frames(
         out = ClipAugment(AugmentConfig.ssl_view(view, img_size=16)).train()(clips)
         torch.testing.assert_close(out, out[:, :, :1].expand_as(out))
         assert not torch.allclose(out[0], out[1])
+
+
+def test_a_teacher_epoch_of_the_paper_is_60k_windows_sharded_and_redrawn():
+    # 300 train games of 2 x 45 min: 600 halves of 10,800 frames at 4 fps, 100 windows each.
+    draw = teacher_draw([10_800] * 600, num_windows=100, window_frames=16)
+    whole = DrawnKeys(draw, seed=5)
+    keys = whole.epoch_keys()
+    assert len(keys) == len(whole) == 60_000
+    arr = np.array(keys)  # (60000, 2) (half, centre)
+    assert (np.bincount(arr[:, 0]) == 100).all()
+    c = arr[np.lexsort((arr[:, 1], arr[:, 0])), 1].reshape(600, 100)  # each half's, sorted
+    # every half: both edges, 100 disjoint windows on the 4 fps grid
+    assert (c[:, 0] == 8).all() and (c[:, -1] == 10_792).all() and (np.diff(c) >= 16).all()
+    ranks = [DrawnKeys(draw, seed=5, rank=r, world_size=2) for r in range(2)]
+    shards = [list(r) for r in ranks]
+    assert [len(r) for r in ranks] == [30_000, 30_000] == [len(x) for x in shards]
+    assert not set(shards[0]) & set(shards[1])  # disjoint
+    assert sorted(shards[0] + shards[1]) == sorted(keys)  # and together the whole epoch
+    whole.set_epoch(1)
+    redrawn = whole.epoch_keys()
+    assert len(redrawn) == 60_000 and sorted(redrawn) != sorted(keys)
+
+
+def test_teacher_train_windows_are_centred_on_the_4fps_grid(tiny_data):
+    s4 = FrameStore(tiny_data.frames4 / tiny_data.slugs[0] / "1.frames")
+    # a Goal at 5.0 s (class 2): centres 18 .. 22 on the 4 fps grid are positive
+    y = teacher_targets(np.array([5000]), np.array([2]), s4.num_frames, grid_fps=4)
+    ds = TeacherWindows([s4], [s4.num_frames], [y], grid_fps=4)
+    assert [int(ds[(0, c)]["targets"][2]) for c in range(16, 25)] == [0, 0, 1, 1, 1, 1, 1, 0, 0]
+    # centre 21 (t = 5.25 s): the window [3.25 s, 7.25 s) is frames 13 .. 28
+    np.testing.assert_array_equal(ds[(0, 21)]["frames"].numpy(), s4.read(13, 29))
+    keys = DrawnKeys(teacher_draw([s4.num_frames], 100), seed=0).keys
+    assert len(keys) == s4.num_frames // 16  # a 20 s half holds 5 disjoint 4 s windows
+    frames = teacher_window_frames([c for _, c in keys], s4.num_frames, grid_fps=4)
+    assert sorted(frames.ravel().tolist()) == list(range(80))  # together: the whole half

@@ -66,3 +66,14 @@ def test_distill_starts_from_pretrain_and_feeds_finetune_head(chain):
     assert report["mode"] == "trunk" and report["copied"] == len(doc["state_dict"])
     for k, v in doc["state_dict"].items():
         torch.testing.assert_close(spotting.state_dict()[k], v)
+
+
+def test_max_steps_caps_a_stage(tiny_data, tmp_path):
+    from pretrain_tiny import stage_args
+
+    from comedian.cli import main
+
+    # the teacher's tiny epoch is 2 steps (8 windows, batch 4); max_steps 1 stops after one
+    main(stage_args("teacher", tiny_data, tmp_path, max_steps=1))
+    assert csv_steps(tmp_path / "teacher/train_log.csv") == [1]
+    assert read_model_file(tmp_path / "teacher/model.pt")["config"]["max_steps"] == 1

@@ -42,7 +42,9 @@ class Workflow:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess:
         bin_dir = Path(sys.executable).parent
         env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
         proc = subprocess.run(
@@ -51,7 +53,7 @@ class Workflow:
             env=env,
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

@@ -224,6 +224,40 @@ def _mean_std(x: np.ndarray, chunk: int = 65_536) -> tuple[np.ndarray, np.ndarra
     return mean, np.sqrt(sq / n)
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    """The attributes of a fitted scikit-learn PCA that :func:`fit_pca` reads."""
+
+    mean_: np.ndarray
+    components_: np.ndarray
+    explained_variance_: np.ndarray
+    explained_variance_ratio_: np.ndarray
+
+
+def _covariance_pca(z: np.ndarray, n_components: int) -> _Fitted:
+    """PCA from the eigenvectors of the D x D covariance, for any number of rows.
+
+    The top axes are scikit-learn's (same variance normalization n - 1 and sign rule: the
+    largest entry of each axis positive); when the rows have lower rank than ``n_components``
+    the remaining axes are eigenvectors of eigenvalue 0, i.e. an orthonormal completion.
+
+    Shapes:
+        z: (N, D) -> components (n_components, D).
+    """
+    n = z.shape[0]
+    center = z.mean(axis=0, dtype=np.float64)  # (D,)
+    zc = z.astype(np.float64) - center  # (N, D)
+    cov = zc.T @ zc / max(n - 1, 1)  # (D, D)
+    eigval, eigvec = np.linalg.eigh(cov)  # ascending
+    var = np.clip(eigval[::-1][:n_components], 0.0, None)  # (n,)
+    components = eigvec[:, ::-1][:, :n_components].T.copy()  # (n, D)
+    peak = components[np.arange(n_components), np.abs(components).argmax(axis=1)]  # (n,)
+    components *= np.where(peak < 0, -1.0, 1.0)[:, None]
+    total = float(np.trace(cov))
+    ratio = var / total if total > 0 else np.zeros_like(var)
+    return _Fitted(center, components, var, ratio)
+
+
 def fit_pca(
     features: np.ndarray | Sequence[np.ndarray],
     n_components: int = 512,
@@ -250,10 +284,10 @@ def fit_pca(
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
     n, d = x.shape
-    if not 1 <= n_components <= min(n, d):
-        raise PcaError(
-            f"PCA: n_components must be in 1..{min(n, d)} (rows, dims), got {n_components}"
-        )
+    if not 1 <= n_components <= d:
+        raise PcaError(f"PCA: n_components must be in 1..{d} (the feature width), got {n_components}")
+    if n == 0:
+        raise PcaError("PCA: no train rows to fit on")
     if not np.isfinite(x).all():
         raise PcaError("PCA: the train features hold NaN or inf")
     mean, std = _mean_std(x)  # (D,), (D,) population (ddof 0)
@@ -263,8 +297,20 @@ def fit_pca(
     std = np.where(constant, 1.0, std)
     # (N, D) in the input precision: float32 features need one float32 copy, not a float64 one.
     z = (x - mean.astype(x.dtype)) / std.astype(x.dtype)
-    pca = PCA(n_components=n_components, whiten=False, svd_solver=svd_solver)
-    pca.fit(z)
+    if n < n_components:
+        # Fewer rows than components (a rehearsal's few short halves; the paper's train split
+        # has 3.2 M rows): the rows span at most n - 1 axes, scikit-learn refuses, and the
+        # remaining axes complete an orthonormal basis with no train variance.
+        log.warning(
+            "PCA: %d train rows for %d components: the axes past the rows' rank carry no "
+            "train variance",
+            n,
+            n_components,
+        )
+        pca = _covariance_pca(z, n_components)
+    else:
+        pca = PCA(n_components=n_components, whiten=False, svd_solver=svd_solver)
+        pca.fit(z)
     log.info(
         "PCA: %d rows x %d dims -> %d components, %.1f %% of the variance (%d constant dims)",
         n,

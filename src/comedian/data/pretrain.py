@@ -4,7 +4,8 @@ Usage:
     halves = split_stores(games_table, "train", frames_dir)              # 2 fps stores
     ssl = SslPairs(halves)                                               # §2: key (half, second)
     sampler = ShuffledKeys(ssl_keys([h.num_frames for h in halves]), seed=0)
-    teacher = TeacherWindows(stores4, num_rows, targets)                 # §3: key (half, row)
+    teacher = TeacherWindows(stores4, n4, targets4, grid_fps=4)          # §3: key (half, centre)
+    sampler = DrawnKeys(teacher_draw(n4, num_windows=100), seed=0)       # 100 windows a half
     distill = DistillClips(halves, banks)                                # §5: key (half, start)
     sampler = DistillSampler([h.num_frames for h in halves], num_windows=38, seed=0)
 
@@ -34,6 +35,7 @@ from comedian.data.windows import (
     align_teacher,
     distill_window_starts,
     ssl_frame_pairs,
+    teacher_window_centres,
     teacher_window_frames,
 )
 from comedian.paths import STORE_IN_DIR
@@ -137,19 +139,23 @@ def ssl_keys(num_frames: Sequence[int]) -> list[Key]:
 
 
 def teacher_draw(
-    num_rows: Sequence[int], stride: int
+    num_frames: Sequence[int], num_windows: int = 100, window_frames: int = 16
 ) -> Callable[[np.random.Generator], list[Key]]:
-    """§3 fine-tuning windows: every ``stride``-th row of every half, from a random offset
-    redrawn each epoch (stride 1: every 0.5 s row)."""
-    if stride < 1:
-        raise ValueError(f"teacher window stride must be >= 1 row, got {stride}")
+    """§3 fine-tuning windows: per half ``num_windows`` non-overlapping 4 s windows (the two
+    edges and random ones, as many as fit), redrawn each epoch; keys are
+    ``(half index, centre frame of the 4 fps store)``
+    (:func:`comedian.data.windows.teacher_window_centres`)."""
+    if num_windows < 1:
+        raise ValueError(f"teacher windows per half must be >= 1, got {num_windows}")
 
     def draw(rng: np.random.Generator) -> list[Key]:
-        keys: list[Key] = []
-        for i, n in enumerate(num_rows):
-            offset = int(rng.integers(0, min(stride, int(n))))
-            keys.extend((i, int(r)) for r in range(offset, int(n), stride))
-        return keys
+        return [
+            (i, int(c))
+            for i, n in enumerate(num_frames)
+            for c in teacher_window_centres(
+                int(n), rng, num_windows=num_windows, window_frames=window_frames
+            )
+        ]
 
     return draw
 
@@ -192,16 +198,22 @@ class SslPairs(Dataset):
 
 
 class TeacherWindows(Dataset):
-    """§3 windows: row k of a half is the 4 s window centred on k / 2 s, read from the 4 fps
-    store (edge frames replicated), with the label of its middle time.
+    """§3 windows: row k of a half is the 4 s window centred on k / grid_fps s, read from the
+    4 fps store (edge frames replicated), with the label of its middle time.
+
+    Extraction keys the rows of the 2 fps grid (``grid_fps=2``, one feature per row); training
+    keys the centre frames of the 4 fps store (``grid_fps=fps``, :func:`teacher_draw`).
 
     Args:
         stores: 4 fps stores, one per half.
-        num_rows: Rows of each half's 2 fps grid (its 2 fps store's frame count).
+        num_rows: Rows of each half's grid (its 2 fps store's frame count for ``grid_fps=2``,
+            its 4 fps store's for ``grid_fps=4``).
         targets: Per-row uint8 (num_rows, 17) labels of each half
-            (:func:`comedian.data.windows.teacher_targets`), or None (extraction: no labels).
+            (:func:`comedian.data.windows.teacher_targets` on the same grid), or None
+            (extraction: no labels).
         fps: Rate of the teacher stores.
         window_s: Window length in seconds.
+        grid_fps: Rate of the rows' grid.
 
     Items: ``{"frames": uint8 (fps * window_s, H, W, 3), "targets": float32 (17,), "half",
     "row"}``.
@@ -215,6 +227,7 @@ class TeacherWindows(Dataset):
         *,
         fps: int = 4,
         window_s: float = 4.0,
+        grid_fps: int = GRID_FPS,
     ) -> None:
         if len(num_rows) != len(stores) or (targets is not None and len(targets) != len(stores)):
             raise ValueError("teacher windows: one row count (and label array) per store")
@@ -223,6 +236,7 @@ class TeacherWindows(Dataset):
         self.targets = None if targets is None else list(targets)
         self.fps = fps
         self.window_s = window_s
+        self.grid_fps = grid_fps
 
     def __len__(self) -> int:
         return sum(self.num_rows)
@@ -234,7 +248,11 @@ class TeacherWindows(Dataset):
             rows: (R,) -> uint8 (R, L, H, W, 3)
         """
         idx = teacher_window_frames(
-            rows, self.stores[i].num_frames, fps=self.fps, window_s=self.window_s
+            rows,
+            self.stores[i].num_frames,
+            fps=self.fps,
+            window_s=self.window_s,
+            grid_fps=self.grid_fps,
         )
         lo, hi = int(idx.min()), int(idx.max()) + 1
         span = self.stores[i].read(lo, hi)  # (hi - lo, H, W, 3): windows of nearby rows overlap

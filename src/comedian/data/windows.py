@@ -4,13 +4,15 @@ Usage:
     pairs = ssl_frame_pairs(store.num_frames)                       # (S, 2) 2 fps frames, §2
     frames = teacher_window_frames(rows, store4.num_frames)         # (R, 16) 4 fps frames, §3
     y = teacher_targets(events.position_ms, events.class_index, n)  # (n, 17): window k <- row k
+    centres = teacher_window_centres(n4, rng)                       # (100,) 4 fps train centres
     for rows in extraction_batches(n, 64): ...                      # every row, the last too
     starts = distill_window_starts(n, np.random.default_rng(seed))  # (38,) start rows, §5
     targets = align_teacher(bank, starts[0], num_tokens=64)         # (64, 512)
 
 Grids: the 2 fps frame store of a half has n frames; frame (= row) k is at time k / 2 s. The
 teacher feature bank of a half has the same n rows, row k being the teacher's feature of the 4 s
-window centred on k / 2. The 4 fps store has its own frame count; frame j is at j / 4 s.
+window centred on k / 2. The 4 fps store has its own frame count; frame j is at j / 4 s. The teacher's training windows
+are centred on that 4 fps grid (centre frame c, time c / 4 s), its extraction windows on the rows.
 
 Everything is plain numpy on integer indices, vectorized, with no I/O: the datasets that read
 frame stores and banks are built on top of it.
@@ -23,6 +25,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from comedian.data.labels import frame_targets
+from comedian.data.spotting import random_window_starts
 
 #: Frame rate of the main frame store and of the teacher feature bank's rows (method.md §0).
 GRID_FPS = 2
@@ -58,19 +61,24 @@ def teacher_window_frames(
     *,
     fps: int = 4,
     window_s: float = 4.0,
+    grid_fps: int = GRID_FPS,
 ) -> np.ndarray:
-    """Frames of the teacher store covering [t - window_s / 2, t + window_s / 2) for t = row / 2.
+    """Frames of the teacher store covering [t - window_s / 2, t + window_s / 2) for
+    t = row / grid_fps.
 
-    The first frame is round(fps * (t - window_s / 2)) (at 4 fps and a 4 s window: 2 * row - 8,
-    an integer), then fps * window_s consecutive frames. Indices before the first frame or after
+    The first frame is round(fps * (t - window_s / 2)) (at 4 fps and a 4 s window: 2 * row - 8
+    on the 2 fps grid, centre - 8 on the store's own 4 fps grid), then fps * window_s
+    consecutive frames. Indices before the first frame or after
     the last one of the half are clamped: the edge frame is replicated, so every row of the half,
     the first and last two seconds included, gets a full window.
 
     Args:
-        rows: Rows of the 2 fps grid (window centres at row / 2 s).
+        rows: Rows of the ``grid_fps`` grid (window centres at row / grid_fps s).
         num_frames: Frames of the teacher store (at ``fps``) of this half.
         fps: Frame rate of the teacher store.
         window_s: Window length in seconds.
+        grid_fps: Rate of the rows' grid: 2 (the feature bank's rows) or ``fps`` (centres on
+            the store's own frames, the training windows).
 
     Returns:
         int64 frame indices in [0, num_frames - 1].
@@ -81,8 +89,8 @@ def teacher_window_frames(
     _check_count("num_frames", num_frames)
     rows = np.asarray(rows, dtype=np.int64)
     length = round(fps * window_s)
-    # fps * (row / 2 - window_s / 2), rounded half up; exact for the paper's 4 fps and 4 s.
-    first = np.floor(fps * rows / GRID_FPS - fps * window_s / 2 + 0.5).astype(np.int64)
+    # fps * (row / grid_fps - window_s / 2), rounded half up; exact for the paper's 4 fps and 4 s.
+    first = np.floor(fps * rows / grid_fps - fps * window_s / 2 + 0.5).astype(np.int64)
     frames = first[:, None] + np.arange(length, dtype=np.int64)  # (R, L)
     return np.clip(frames, 0, num_frames - 1)
 
@@ -91,16 +99,58 @@ def teacher_targets(
     position_ms: Sequence[int] | np.ndarray,
     class_index: Sequence[int] | np.ndarray,
     num_rows: int,
+    grid_fps: int = GRID_FPS,
 ) -> np.ndarray:
     """Fine-tuning labels of the teacher windows of a half: window k gets row k (§3).
 
-    The label of a window is the label of its middle time t = k / 2, i.e. the 2 fps per-frame
-    target of method.md §1 (classes with an event within 0.5 s of t).
+    The label of a window is the label of its middle time t = k / grid_fps, i.e. the per-frame
+    target of method.md §1 on that grid (classes with an event within 0.5 s of t). The training
+    windows are centred on the 4 fps grid: ``grid_fps=4`` and ``num_rows`` the 4 fps frames.
 
     Shapes:
         -> (num_rows, 17) uint8.
     """
-    return frame_targets(position_ms, class_index, num_frames=num_rows, fps=float(GRID_FPS))
+    return frame_targets(position_ms, class_index, num_frames=num_rows, fps=float(grid_fps))
+
+
+def teacher_window_centres(
+    num_frames: int,
+    rng: np.random.Generator,
+    *,
+    num_windows: int = 100,
+    window_frames: int = 16,
+) -> np.ndarray:
+    """Centre frames of one half's teacher training windows for one epoch (§3).
+
+    The reference's epoch: per half ``num_windows`` non-overlapping windows of ``window_frames``
+    frames (4 s at 4 fps), the two edge windows [0, 4 s) and [d - 4 s, d) and random ones
+    between them, uniform over the non-overlapping placements on the 4 fps grid
+    (:func:`comedian.data.spotting.random_window_starts`). A half too short for ``num_windows``
+    disjoint windows (shorter than 400 s at the paper's values) gets as many as fit,
+    ``num_frames // window_frames`` (at least one), so the windows never overlap.
+
+    Args:
+        num_frames: Frames of the half's teacher store (4 fps).
+        rng: Generator (seed it per epoch for new windows each epoch).
+        num_windows: Windows per half (100).
+        window_frames: Frames per window (16 = 4 s at 4 fps).
+
+    Returns:
+        int64 (min(num_windows, max(1, num_frames // window_frames)),) centre frames, sorted:
+        window c covers frames [c - window_frames // 2, c + window_frames // 2), i.e. the
+        window :func:`teacher_window_frames` reads for row c with ``grid_fps=fps``.
+    """
+    _check_count("num_frames", num_frames)
+    _check_count("num_windows", num_windows)
+    _check_count("window_frames", window_frames)
+    count = min(num_windows, max(1, num_frames // window_frames))
+    half = window_frames // 2
+    if count == 1:
+        return np.array([half], dtype=np.int64)
+    inner = num_frames - 2 * window_frames  # frames between the two edge windows
+    starts = random_window_starts(inner, count - 2, rng, window_frames) + window_frames
+    edges = np.array([0, num_frames - window_frames], dtype=np.int64)
+    return np.sort(np.concatenate([edges, starts])) + half
 
 
 def extraction_batches(num_rows: int, batch_size: int) -> Iterator[np.ndarray]:

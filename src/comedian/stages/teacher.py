@@ -6,9 +6,9 @@ Usage:
         [--init slow_r50.pyth] [--epochs 100] [--set 'model={width: 8}']
 
 A slow-only ResNet3D-50 with a 17-class head is fine-tuned on the train split: 4 s windows at
-4 fps (16 frames, edge frames replicated) centred on the rows of the 2 fps grid (every
-``window_stride``-th row of every half, from a random offset each epoch), each with the label of
-its middle time; BCE + mixup; SGD momentum 0.9, weight decay 5e-5 except BatchNorm and biases,
+4 fps (16 frames) centred on the 4 fps grid, per half and epoch ``windows_per_half`` (100)
+non-overlapping ones, the two edge windows and random ones, redrawn every epoch (the reference's
+epoch: ~60 k windows on the 300 train games), each with the label of its middle time; BCE + mixup; SGD momentum 0.9, weight decay 5e-5 except BatchNorm and biases,
 peak lr 1.0 x B / 256, 10 warmup epochs, cosine to 0, 100 epochs.
 
 ``--init`` (optional, e.g. Kinetics-400 weights) starts from a user-supplied checkpoint:
@@ -67,7 +67,7 @@ class Paths:
     """Inputs and outputs of teacher fine-tuning."""
 
     games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
-    frames: Path = field(metadata={"help": "2 fps frame stores folder (the row grid)"})
+    frames: Path = field(metadata={"help": "2 fps frame stores folder (each half's is checked)"})
     frames4: Path = field(metadata={"help": "4 fps frame stores folder (results/decode/4fps)"})
     labels: Path = field(metadata={"help": "dataset root holding <game>/Labels-v2.json"})
     out: Path = field(metadata={"help": "model file to write (results/teacher/model.pt)"})
@@ -90,8 +90,9 @@ class Config(TrainConfig):
     momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
     mixup_alpha: float = field(default=0.1, metadata={"help": "mixup Beta(a, a); 0: off"})
     train_split: str = "train"
-    window_stride: int = field(
-        default=1, metadata={"help": "train windows every this many 0.5 s rows of a half"}
+    windows_per_half: int = field(
+        default=100,
+        metadata={"help": "non-overlapping train windows per half and epoch (as many as fit)"},
     )
     fps: int = field(default=4, metadata={"help": "frame rate of the teacher stores"})
     window_s: float = field(default=4.0, metadata={"help": "window length in seconds"})
@@ -107,7 +108,7 @@ class Config(TrainConfig):
         super().check()
         check_number("momentum", self.momentum, minimum=0, below=1)
         check_number("mixup_alpha", self.mixup_alpha, minimum=0)
-        check_number("window_stride", self.window_stride, minimum=1, integer=True)
+        check_number("windows_per_half", self.windows_per_half, minimum=1, integer=True)
         check_number("fps", self.fps, minimum=1, integer=True)
         check_number("window_s", self.window_s, above=0)
         check_number("img_size", self.img_size, minimum=1, integer=True)
@@ -158,12 +159,12 @@ def run(cfg: Config, *, paths: Paths) -> None:
         raise ValueError("teacher: epochs 0 exports the --init weights, but no --init was given")
     halves = split_half_paths(paths.games, cfg.train_split, paths.frames)
     halves4 = split_half_paths(paths.games, cfg.train_split, paths.frames4)
-    stores = open_stores([p for _, _, p in halves], fps=2)
+    open_stores([p for _, _, p in halves], fps=2)  # the halves' 2 fps stores must exist
     stores4 = open_stores([p for _, _, p in halves4], fps=cfg.fps)
     table = read_games_table(paths.games).set_index("slug")
     cache: dict[str, object] = {}
     targets = []
-    for (slug, half, _), store in zip(halves, stores, strict=True):
+    for (slug, half, _), store in zip(halves, stores4, strict=True):
         game_dir = join_inside(paths.labels, table.loc[slug, "path"], source=f"{paths.games}: game")
         label_path = game_dir / LABELS_NAME
         if slug not in cache:
@@ -172,20 +173,28 @@ def run(cfg: Config, *, paths: Paths) -> None:
             cache[slug] = read_labels(label_path)
         events = cache[slug]
         events = events[events["half"] == half]  # type: ignore[index]
+        # windows are centred on the 4 fps grid: one label per 4 fps frame (its middle time)
         targets.append(
             teacher_targets(
-                events["position_ms"].to_numpy(), events["class_index"].to_numpy(), store.num_frames
+                events["position_ms"].to_numpy(),
+                events["class_index"].to_numpy(),
+                store.num_frames,
+                grid_fps=cfg.fps,
             )
         )
-    num_rows = [s.num_frames for s in stores]
-    dataset = TeacherWindows(stores4, num_rows, targets, fps=cfg.fps, window_s=cfg.window_s)
-    sampler = DrawnKeys(teacher_draw(num_rows, cfg.window_stride), seed=cfg.seed)
+    num_frames = [s.num_frames for s in stores4]
+    dataset = TeacherWindows(
+        stores4, num_frames, targets, fps=cfg.fps, window_s=cfg.window_s, grid_fps=cfg.fps
+    )
+    window_frames = round(cfg.fps * cfg.window_s)
+    draw = teacher_draw(num_frames, cfg.windows_per_half, window_frames)
+    sampler = DrawnKeys(draw, seed=cfg.seed)
     loader = make_loader(dataset, sampler, cfg.device_batch_size, cfg, collate)
     augment = dataclasses.replace(cfg.augment, img_size=cfg.img_size)
     task = TeacherTask(
         model, cfg, augment=augment, mixup_alpha=cfg.mixup_alpha, momentum=cfg.momentum
     )
-    log.info("%s: %d halves, %d windows an epoch", STAGE, len(stores), len(sampler.keys))
+    log.info("%s: %d halves, %d windows an epoch", STAGE, len(stores4), len(sampler.keys))
 
     def export(out: Path) -> None:
         export_model(out, task.model, arch=cfg.arch, model_kwargs=kwargs, config=cfg)
