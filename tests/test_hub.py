@@ -28,27 +28,17 @@ from comedian.data.soccernet import RESULTS_NAME
 from comedian.hub import RELEASED, HubError, HubFile, hub_file, released_arch
 from comedian.models import build_model, to_reference_state_dict
 from comedian.synth.generate import write_half
+from tiny_spotting import SPOT_KWARGS
 
 REPO_ID = "juliendenize/COMEDIAN-ViViT-tiny"
 FILE = "comedian_vivit_tiny_seed42.pth"
 MAIN, TAGGED = "a" * 40, "b" * 40  # the commits of `main` and of the tag `v1`
-#: A tiny ViViT with 3 heads (as tests/test_spot.py), saved as the released files are.
-KWARGS = {
-    "img_size": 16,
-    "patch_size": 8,
-    "embed_dim": 24,
-    "depth": 1,
-    "num_heads": 3,
-    "temporal_depth": 1,
-    "temporal_num_heads": 3,
-    "num_classes": 17,
-}
 
 
 def released_bytes(seed: int) -> bytes:
     torch.manual_seed(seed)
     buf = io.BytesIO()
-    torch.save(to_reference_state_dict(build_model("vivit_tiny", **KWARGS)), buf)
+    torch.save(to_reference_state_dict(build_model("vivit_tiny", **SPOT_KWARGS)), buf)
     return buf.getvalue()
 
 

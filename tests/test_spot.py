@@ -20,21 +20,11 @@ from comedian.stages.spot import Config, spot_scores
 from comedian.synth.generate import write_half
 from comedian.training import export_model
 from comedian.viewer import video_url
+from tiny_spotting import SPOT_KWARGS
 
 #: 20 s halves: 40 rows at 2 fps, one 64 s window (the window is padded past the end).
 HALF_S = 20.0
 ROWS = 40
-#: A tiny ViViT with 3 heads, like the reference ViViT-Tiny (heads are not in its keys).
-KWARGS = {
-    "img_size": 16,
-    "patch_size": 8,
-    "embed_dim": 24,
-    "depth": 1,
-    "num_heads": 3,
-    "temporal_depth": 1,
-    "temporal_num_heads": 3,
-    "num_classes": 17,
-}
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +55,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         check=True,
     )
     torch.manual_seed(0)
-    model = build_model("vivit_tiny", **KWARGS)
+    model = build_model("vivit_tiny", **SPOT_KWARGS)
     out["model"] = root / "model.pt"
-    export_model(out["model"], model, arch="vivit_tiny", model_kwargs=KWARGS, config={})
+    export_model(out["model"], model, arch="vivit_tiny", model_kwargs=SPOT_KWARGS, config={})
     out["reference"] = root / "reference.pth"
     torch.save(to_reference_state_dict(model), out["reference"])
     out["text"] = root / "text.pth"

@@ -33,6 +33,7 @@ from comedian.viewer import (
     write_game_viewer,
     write_viewer,
 )
+from tiny_spotting import SPOT_KWARGS
 
 CHROMIUM = os.environ.get("COMEDIAN_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -45,17 +46,6 @@ FLAGS = [
     "--disable-sync",
 ]
 HALF_S = 20.0
-#: A tiny ViViT (as in test_spot): 16 px input, one spatial and one temporal block.
-KWARGS = {
-    "img_size": 16,
-    "patch_size": 8,
-    "embed_dim": 24,
-    "depth": 1,
-    "num_heads": 3,
-    "temporal_depth": 1,
-    "temporal_num_heads": 3,
-    "num_classes": 17,
-}
 SVG_NS = "http://www.w3.org/2000/svg"
 NOTHING = {"half": [], "label": [], "position_ms": [], "confidence": []}
 
@@ -79,9 +69,9 @@ def spotted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         out[f"h{half}"] = game / f"{half}_224p.webm"
         _webm(out[f"mkv{half}"], out[f"h{half}"])
     torch.manual_seed(0)
-    model = build_model("vivit_tiny", **KWARGS)
+    model = build_model("vivit_tiny", **SPOT_KWARGS)
     weights = root / "model.pt"
-    export_model(weights, model, arch="vivit_tiny", model_kwargs=KWARGS, config={})
+    export_model(weights, model, arch="vivit_tiny", model_kwargs=SPOT_KWARGS, config={})
     out["out"] = root / "spotted"
     argv = ["spot", "--video", str(out["h1"]), str(out["h2"]), "--weights", str(weights)]
     assert main([*argv, "--out", str(out["out"]), "--num-workers", "0"]) == 0
