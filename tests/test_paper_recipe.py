@@ -35,9 +35,12 @@ def test_paper_rates_clip_and_runs(paper: dict[str, Any]) -> None:
     assert paper["decode"]["rates"] == [2, 4] and paper["decode"]["size"] is None  # §0, §3
     assert paper["pca"]["n_components"] == 512  # §4
     runs = paper["runs"]
-    assert {r: runs[r]["seed"] for r in runs} == {
+    trained = {r: run for r, run in runs.items() if not run.get("weights")}
+    assert {r: run["seed"] for r, run in trained.items()} == {
         "vivit": 42, "vivit_seed203": 203, "vivit_seed666": 666, "viswin": 42,
     }  # fmt: skip
+    released = {r: run["weights"] for r, run in runs.items() if r not in trained}
+    assert released == {f"released_seed{s}": f"comedian-vivit-tiny-seed{s}" for s in (42, 203, 666)}
     vivit = build_model("vivit_tiny", **runs["vivit"]["model"])
     assert int(vivit.num_tubelets) == 64 and int(vivit.img_size) == 224  # 64 s clips, §5
     assert paper["spotting"]["ensembles"]["vivit_ensemble"] == ["vivit", "vivit_seed203",
