@@ -3,6 +3,7 @@
 Usage (what the resume and lock tests run):
     python tests/kill_at_step.py STEP pretrain --games ... --out .../model.pt ...
     python tests/kill_at_step.py pause:STEP pretrain ...   # print "paused", wait for a line
+    python tests/kill_at_step.py hold:STEP:DIR finetune-head ...  # DIR/held.rank<R>, then wait
 
 Runs the real command line (``comedian.cli.main``) with one callback added to every trainer the
 stage builds: right after step ``STEP`` has been trained and logged, the process sends itself
@@ -16,6 +17,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -46,13 +49,34 @@ class PauseAtStep(KillAtStep):
             sys.stdin.readline()
 
 
+class HoldAtStep(KillAtStep):
+    """At ``step``: every rank writes ``folder/held-rank<R>`` and then sleeps until it is killed
+    (a rank of a SLURM job that a test cancels once every rank is held, without a timer)."""
+
+    def __init__(self, step: int, folder: str) -> None:
+        super().__init__(step)
+        self.folder = Path(folder)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            rank = trainer.global_rank
+            partial = self.folder / f".held-rank{rank}.tmp"
+            partial.write_text(str(self.step))
+            partial.rename(self.folder / f"held-rank{rank}")
+            while True:
+                time.sleep(60)
+
+
 def build_killing_trainer(when: str) -> Any:
+    """``STEP`` (kill), ``pause:STEP`` or ``hold:STEP:DIR``: a wrapped ``build_trainer``."""
     build = comedian.training.build_trainer
-    pause = when.startswith("pause:")
-    step = int(when.removeprefix("pause:"))
+    mode, _, arg = when.partition(":") if ":" in when else ("kill", "", when)
+    step_text, _, folder = arg.partition(":")
+    step = int(step_text)
 
     def killing(*args: Any, **kwargs: Any) -> pl.Trainer:
-        callback = PauseAtStep(step) if pause else KillAtStep(step)
+        callbacks = {"kill": KillAtStep, "pause": PauseAtStep}
+        callback = HoldAtStep(step, folder) if mode == "hold" else callbacks[mode](step)
         kwargs["callbacks"] = [*kwargs.get("callbacks", ()), callback]
         return build(*args, **kwargs)
 

@@ -31,6 +31,7 @@ from comedian.synth import write_half
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PROFILE = HERE / "profile"
+KILL_AT_STEP = REPO / "tests/kill_at_step.py"
 WORKFLOW_FILES = ("Snakefile", "rules", "schemas", "config", "environment.yml")
 TINY = {
     "synth": {
@@ -216,24 +217,29 @@ def test_ddp_training_stage_killed_under_slurm_resumes_on_the_rerun(slurm_cluste
     out = root / "results/finetune_head/ddp"
     ckpt, live_log = out / ".resume/last.ckpt", out / ".resume/train_log.csv"
 
-    # First run, in the background: once a checkpoint and a few steps exist, kill the job.
+    # First run, in the background, through tests/kill_at_step.py: at step 5 (after the step-4
+    # checkpoint) both ranks write a marker and wait there; once both markers exist, kill the job.
+    held = root / "held"
+    held.mkdir()
+    runner = {"runner": f"{KILL_AT_STEP} hold:5:{held}"}
+    (root / "hold.yaml").write_text(yaml.safe_dump(runner))
     bin_dir = Path(sys.executable).parent
     first_out = root / "first.txt"
     with open(first_out, "w") as sink:
         first = subprocess.Popen(
-            ["timeout", "-k", "10", "200", str(bin_dir / "snakemake"), *cmd],
+            ["timeout", "-k", "10", "300", str(bin_dir / "snakemake"), *cmd, "--configfile",
+             "args.yaml", "hold.yaml"],
             cwd=root,
             env={**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"},
             stdout=sink,
             stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 180
-        while first.poll() is None and time.monotonic() < deadline:
-            if ckpt.exists() and len(_train_steps(live_log)) >= 4:
-                break
-            time.sleep(0.2)
+        )  # fmt: skip
+        markers = [held / f"held-rank{rank}" for rank in (0, 1)]
+        while first.poll() is None and not all(m.exists() for m in markers):
+            time.sleep(0.2)  # the run ends by itself only if it fails (or at the timeout)
+        assert first.poll() is None, first_out.read_text()[-4000:]
         jobs = submitted(first_out.read_text())
-        assert len(jobs) == 1 and first.poll() is None, first_out.read_text()[-4000:]
+        assert len(jobs) == 1, first_out.read_text()[-4000:]
         (job_id,) = jobs
         subprocess.run(["scancel", "--full", "--signal=KILL", job_id], env=env, check=True)
         # The plugin's status checks back off by 10 s each (a minute to see the kill): stop
@@ -245,7 +251,9 @@ def test_ddp_training_stage_killed_under_slurm_resumes_on_the_rerun(slurm_cluste
     assert not (out / "model.pt").exists()
     assert ckpt.exists(), "no resume checkpoint was written"
     before = _train_steps(live_log)
+    assert before == [1, 2, 3, 4, 5], before
     saved = torch.load(ckpt, weights_only=True)["global_step"]
+    assert saved == 4
 
     # The rerun: a new SLURM job, 2 ranks again, continuing from the saved step. An interrupted
     # snakemake may leave its lock behind (it does when stopped while polling): unlock first.

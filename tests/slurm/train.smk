@@ -1,7 +1,8 @@
 # Test-only rule run on the local cluster of tests/slurm: the fine-tuning stage A
 # (`comedian finetune-head`) launched as the training rules of rules/finetune.smk launch it
 # (comedian.launch), as a 2-task CPU DDP job. Resources come from tests/slurm/profile; the test
-# copies this file as Snakefile and passes the stage's data and settings as config["args"].
+# copies this file as Snakefile and passes the stage's data and settings as config["args"];
+# config["runner"] (default `-m comedian`) may name tests/kill_at_step.py with its mode instead.
 
 from comedian.launch import srun_prefix, stage_geometry
 
@@ -25,6 +26,7 @@ rule finetune_head_ddp:
         launch=launch,
         geometry=geometry,
         args=config["args"],
+        runner=config.get("runner", "-m comedian"),
     shell:
-        "{params.launch} python -m comedian finetune-head {params.args} --out {output.model:q} "
+        "{params.launch} python {params.runner} finetune-head {params.args} --out {output.model:q} "
         "--accelerator cpu {params.geometry} > {log:q} 2>&1"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from comedian.cli import main
@@ -91,14 +92,19 @@ def test_stage_a_freezes_the_trunk(tiny_dataset, tmp_path):
 KILL_AT_STEP = Path(__file__).resolve().parents[1] / "kill_at_step.py"
 
 
-def test_killed_training_resumes_exactly_from_its_rolling_checkpoint(tiny_dataset, tmp_path):
-    """finetune-head with validation, killed -9 after step 5 (checkpoint at 4, mid-epoch): the
-    rerun's log, losses and validation metrics included, is the uninterrupted run's."""
+@pytest.mark.parametrize("devices", ["1", "2"])
+def test_killed_training_resumes_exactly_from_its_rolling_checkpoint(
+    devices, tiny_dataset, tmp_path
+):
+    """finetune-head with validation, killed -9 after step 5 (checkpoint at 4, mid-epoch in
+    the second epoch of 3 steps): the rerun's log, losses and validation metrics included, is
+    the uninterrupted run's; on one process and as 2 DDP ranks (gloo), whose sampler must be
+    positioned by this rank's share of an epoch."""
 
     def cmd(out: Path) -> list[str]:
         return [sys.executable, "-m", "comedian", "finetune-head",
                 *stage_args(tiny_dataset, out, "--epochs", "3", "--checkpoint-every-n-steps",
-                            "4")]  # fmt: skip
+                            "4", "--accelerator", "cpu", "--devices", devices)]  # fmt: skip
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     whole = tmp_path / "whole" / "model.pt"
