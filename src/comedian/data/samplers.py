@@ -211,6 +211,18 @@ def ssl_keys(num_frames: Sequence[int]) -> list[Key]:
     return [(i, s) for i, n in enumerate(num_frames) for s in range(len(ssl_frame_pairs(int(n))))]
 
 
+def _per_half(
+    sizes: Sequence[int], positions: Callable[[int, np.random.Generator], np.ndarray]
+) -> Callable[[np.random.Generator], list[Key]]:
+    """A draw: ``positions(size, rng)`` of each half in turn, as ``(half index, position)``."""
+    sizes = [int(n) for n in sizes]
+
+    def draw(rng: np.random.Generator) -> list[Key]:
+        return [(i, int(p)) for i, n in enumerate(sizes) for p in positions(n, rng)]
+
+    return draw
+
+
 def teacher_draw(
     num_frames: Sequence[int], num_windows: int = 100, window_frames: int = 16
 ) -> Callable[[np.random.Generator], list[Key]]:
@@ -220,34 +232,25 @@ def teacher_draw(
     (:func:`comedian.data.windows.teacher_window_centres`)."""
     if num_windows < 1:
         raise ValueError(f"teacher windows per half must be >= 1, got {num_windows}")
-
-    def draw(rng: np.random.Generator) -> list[Key]:
-        return [
-            (i, int(c))
-            for i, n in enumerate(num_frames)
-            for c in teacher_window_centres(
-                int(n), rng, num_windows=num_windows, window_frames=window_frames
-            )
-        ]
-
-    return draw
+    return _per_half(
+        num_frames,
+        lambda n, rng: teacher_window_centres(
+            n, rng, num_windows=num_windows, window_frames=window_frames
+        ),
+    )
 
 
 def distill_draw(
     num_rows: Sequence[int], num_windows: int, window_rows: int
 ) -> Callable[[np.random.Generator], list[Key]]:
-    """§5: ``num_windows`` jittered non-overlapping windows per half, redrawn each epoch."""
-
-    def draw(rng: np.random.Generator) -> list[Key]:
-        return [
-            (i, int(s))
-            for i, n in enumerate(num_rows)
-            for s in distill_window_starts(
-                int(n), rng, num_windows=num_windows, window_rows=window_rows
-            )
-        ]
-
-    return draw
+    """§5: ``num_windows`` jittered non-overlapping windows per half, redrawn each epoch
+    (:func:`comedian.data.windows.distill_window_starts`); keys are ``(half index, start row)``."""
+    return _per_half(
+        num_rows,
+        lambda n, rng: distill_window_starts(
+            n, rng, num_windows=num_windows, window_rows=window_rows
+        ),
+    )
 
 
 def spotting_draw(
@@ -255,16 +258,9 @@ def spotting_draw(
 ) -> Callable[[np.random.Generator], list[Key]]:
     """§6: per half the two edge clips and ``random_windows`` random ones, redrawn each epoch
     (:func:`comedian.data.windows.train_window_starts`); keys are ``(half index, start row)``."""
-    rows = [int(n) for n in num_rows]
-
-    def draw(rng: np.random.Generator) -> list[Key]:
-        return [
-            (i, int(s))
-            for i, n in enumerate(rows)
-            for s in train_window_starts(n, rng, random_windows, clip_rows)
-        ]
-
-    return draw
+    return _per_half(
+        num_rows, lambda n, rng: train_window_starts(n, rng, random_windows, clip_rows)
+    )
 
 
 def inference_keys(num_rows: Sequence[int]) -> list[Key]:
