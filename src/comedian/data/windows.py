@@ -1,4 +1,4 @@
-"""Index math of every dataset (method.md §2, §3, §5, §6, §7): which frames and rows a sample reads.
+"""Index math of every dataset (method.md §2, §3, §5-§7): which frames and rows a sample reads.
 
 Usage:
     starts = window_starts(num_rows)                                # (W,) 64 s inference windows, §7
@@ -14,9 +14,9 @@ Usage:
 
 Grids: the 2 fps frame store of a half has n frames; frame (= row) k is at time k / 2 s. The
 teacher feature bank of a half has the same n rows, row k being the teacher's feature of the 4 s
-window centred on k / 2. The 4 fps store has its own frame count; frame j is at j / 4 s. The teacher's
-training windows are centred on that 4 fps grid (centre frame c, time c / 4 s), its extraction
-windows on the rows.
+window centred on k / 2. The 4 fps store has its own frame count; frame j is at j / 4 s. The
+teacher's training windows are centred on that 4 fps grid (centre frame c, time c / 4 s), its
+extraction windows on the rows.
 
 Spotting windows (method.md §6, §7): a 64 s clip starting at row s holds rows s .. s + 127 and
 ``WINDOW_TOKENS`` tokens of one second; token j covers rows s + 2j and s + 2j + 1 and its time is
