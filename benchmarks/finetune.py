@@ -24,7 +24,9 @@ from pathlib import Path
 import torch
 from loader_rate import loader_rate
 
-from comedian.data.spotting import SpottingClips, TrainWindowSampler, collate_clips, split_halves
+from comedian.data.halves import split_halves
+from comedian.data.samplers import TrainWindowSampler
+from comedian.data.spotting import SpottingClips, collate_clips
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.losses.spotting import spotting_loss
 from comedian.models import build_model

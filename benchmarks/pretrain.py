@@ -39,19 +39,9 @@ import yaml
 from loader_rate import loader_rate
 
 from comedian.config import apply_overrides
-from comedian.data.pretrain import (
-    DistillClips,
-    DrawnKeys,
-    ShuffledKeys,
-    SslPairs,
-    TeacherWindows,
-    collate,
-    distill_draw,
-    open_stores,
-    split_half_paths,
-    ssl_keys,
-    teacher_draw,
-)
+from comedian.data.halves import split_halves
+from comedian.data.pretrain import DistillClips, SslPairs, TeacherWindows, collate
+from comedian.data.samplers import DrawnKeys, ShuffledKeys, distill_draw, ssl_keys, teacher_draw
 from comedian.data.transforms import AugmentConfig
 from comedian.models import build_model
 from comedian.paths import BANK_IN_DIR
@@ -110,8 +100,8 @@ def build(stage: str, args: argparse.Namespace, settings: dict, tmp: Path) -> tu
     """(dataset, sampler, batch size, task factory) of one stage, as its stage module builds
     them (method.md §2, §3, §5)."""
     s = dict(settings[stage])
-    halves = split_half_paths(args.games, "train", args.frames)
-    stores = open_stores([p for _, _, p in halves], fps=2)
+    halves = split_halves(args.games, "train", args.frames)
+    stores = [h.store for h in halves]
     if stage == "ssl":
         cfg = apply_overrides(pretrain_stage.Config(), s)
         kwargs = pretrain_stage.vit_kwargs(PAPER_VIVIT if args.paper else cfg.model)
@@ -128,8 +118,8 @@ def build(stage: str, args: argparse.Namespace, settings: dict, tmp: Path) -> tu
         return SslPairs(stores), sampler, cfg.batch_size, task
     if stage == "teacher":
         cfg = apply_overrides(teacher_stage.Config(), s)
-        halves4 = split_half_paths(args.games, "train", args.frames4)
-        stores4 = open_stores([p for _, _, p in halves4], fps=cfg.fps)
+        halves4 = split_halves(args.games, "train", args.frames, frames4=args.frames4, fps4=cfg.fps)
+        stores4 = [h.store4 for h in halves4]
         n4 = [st.num_frames for st in stores4]
         targets = [np.zeros((n, 17), np.uint8) for n in n4]
         dataset = TeacherWindows(
@@ -151,8 +141,8 @@ def build(stage: str, args: argparse.Namespace, settings: dict, tmp: Path) -> tu
     probe = build_model("vivit_tiny", **kwargs)
     clip_rows = int(probe.num_tubelets) * int(kwargs.get("tube_size", 2))
     banks = []
-    for slug, half, _ in halves:
-        path = Path(args.features) / BANK_IN_DIR.format(game=slug, half=half)
+    for h in halves:
+        path = Path(args.features) / BANK_IN_DIR.format(game=h.slug, half=h.half)
         if not path.is_file():
             banks = random_banks(stores, 512 if args.paper else 64, tmp)
             break

@@ -34,11 +34,11 @@ import torch
 
 from comedian.data.decode import decode_video
 from comedian.data.frames import FrameStore
+from comedian.data.halves import Half
 from comedian.data.soccernet import NUM_CLASSES
-from comedian.data.spotting import SpottingHalf
+from comedian.data.windows import ROWS_PER_TOKEN, WINDOW_TOKENS, window_starts
 from comedian.models import build_model
 from comedian.spotting.inference import pick_device, score_halves
-from comedian.spotting.merge import ROWS_PER_TOKEN, WINDOW_TOKENS, window_starts
 from comedian.spotting.settings import NmsSetting
 from comedian.synth.generate import write_half
 
@@ -80,7 +80,7 @@ def main() -> None:
         t_decode, c_decode = time.perf_counter() - t0, time.process_time() - c0
         store = FrameStore(store_path)
         rows = store.num_frames
-        half = SpottingHalf(store, np.zeros((rows, NUM_CLASSES), np.uint8))
+        half = Half(store, np.zeros((rows, NUM_CLASSES), np.uint8))
         times: dict[bool, list[float]] = {False: [], True: []}
         cpu: dict[bool, list[float]] = {False: [], True: []}
         scores = {}

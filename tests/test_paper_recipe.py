@@ -15,8 +15,14 @@ import yaml
 from snakemake.utils import update_config
 
 from comedian.config import apply_overrides
-from comedian.data.pretrain import DrawnKeys, ShuffledKeys, distill_draw, ssl_keys, teacher_draw
-from comedian.data.spotting import TrainWindowSampler
+from comedian.data.samplers import (
+    DrawnKeys,
+    ShuffledKeys,
+    TrainWindowSampler,
+    distill_draw,
+    ssl_keys,
+    teacher_draw,
+)
 from comedian.models import build_model
 from comedian.stages import distill, finetune, finetune_head, pretrain, teacher
 

@@ -6,15 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from comedian.data.spotting import (
-    CLIP_ROWS,
-    KeySampler,
-    TrainWindowSampler,
-    clip_token_targets,
-    inference_keys,
-    random_window_starts,
-    train_window_starts,
-)
+from comedian.data.samplers import KeySampler, TrainWindowSampler, inference_keys
+from comedian.data.spotting import clip_token_targets
+from comedian.data.windows import CLIP_ROWS, random_window_starts, train_window_starts
 
 
 def test_train_windows_edges_grid_and_no_overlap():

@@ -1,5 +1,5 @@
-"""Index math of the pretraining datasets: SSL pairs, teacher windows and labels, extraction
-coverage, distillation windows and the teacher alignment, with hand-worked indices."""
+"""Index math of the datasets: SSL pairs, teacher windows and labels, extraction coverage,
+distillation windows, the teacher alignment and the inference trim, with hand-worked indices."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from comedian.data.windows import (
     distill_teacher_rows,
     distill_window_starts,
     extraction_batches,
+    kept_tokens,
     ssl_frame_pairs,
     teacher_targets,
     teacher_window_centres,
@@ -175,3 +176,18 @@ def test_teacher_targets_on_the_4fps_grid() -> None:
     # A goal at 5.0 s: 4 fps frames 18 .. 22 (4.5 .. 5.5 s) are positive.
     y = teacher_targets([5000], [2], num_rows=40, grid_fps=4)
     assert np.flatnonzero(y[:, 2]).tolist() == [18, 19, 20, 21, 22]
+
+
+def test_kept_tokens_trim_inner_edges_and_keep_the_halves_edges() -> None:
+    # a 600-row half: windows at 0, 64, ..., 448 and a final one at 472 (ends at row 600)
+    keep = kept_tokens(np.array([0, 64, 472]), 600)  # (3, 64)
+    assert keep.shape == (3, 64)
+    assert np.flatnonzero(keep[0]).tolist() == list(range(52))  # first: 0 .. 51 s
+    assert np.flatnonzero(keep[1]).tolist() == list(range(12, 52))  # inner: 12 .. 51 s
+    assert np.flatnonzero(keep[2]).tolist() == list(range(12, 64))  # last: 12 .. 63 s
+    # a 41-row half (one window at 0): tokens j with row 2j <= 40, i.e. 0 .. 20
+    assert np.flatnonzero(kept_tokens(np.array([0]), 41)[0]).tolist() == list(range(21))
+    # a 4-token window with a 1-token trim, inside a long half: tokens 1 and 2
+    assert kept_tokens(np.array([10]), 100, num_tokens=4, trim_tokens=1).tolist() == [
+        [False, True, True, False]
+    ]

@@ -23,7 +23,7 @@ import comedian.stages.distill
 import comedian.stages.pretrain
 import comedian.stages.teacher
 from comedian.cli import main
-from comedian.data.pretrain import ShuffledKeys
+from comedian.data.samplers import ShuffledKeys
 
 #: The stage module and the name of its task class.
 TASKS = {

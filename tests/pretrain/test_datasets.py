@@ -6,16 +6,8 @@ import numpy as np
 import torch
 
 from comedian.data.frames import FrameStore
-from comedian.data.pretrain import (
-    DistillClips,
-    DrawnKeys,
-    ShuffledKeys,
-    SslPairs,
-    TeacherWindows,
-    distill_draw,
-    ssl_keys,
-    teacher_draw,
-)
+from comedian.data.pretrain import DistillClips, SslPairs, TeacherWindows
+from comedian.data.samplers import DrawnKeys, ShuffledKeys, distill_draw, ssl_keys, teacher_draw
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.data.windows import teacher_targets, teacher_window_frames
 

@@ -9,20 +9,20 @@ import numpy as np
 import torch
 
 from comedian.data.frames import FrameStore, write_store
-from comedian.data.spotting import SpottingHalf
+from comedian.data.halves import Half
+from comedian.data.windows import window_starts
 from comedian.models import build_model
 from comedian.spotting.inference import score_halves
-from comedian.spotting.merge import window_starts
 
 #: Tiny models: 16 px frames, one block a stage (random weights: every second counts).
 TINY = {"img_size": 16, "patch_size": 8, "embed_dim": 24, "depth": 1, "num_heads": 3}
 TEMPORAL = {"temporal_depth": 1, "temporal_num_heads": 3, "num_classes": 17}
 
 
-def _half(path: Path, rows: int, seed: int, half: int) -> SpottingHalf:
+def _half(path: Path, rows: int, seed: int, half: int) -> Half:
     frames = np.random.default_rng(seed).integers(0, 256, (rows, 16, 16, 3), dtype=np.uint8)
     write_store(path, [frames], fps=2.0, num_frames=rows, frame_size=(16, 16), duration_s=rows / 2)
-    return SpottingHalf(FrameStore(path), np.zeros((rows, 17), np.uint8), half=half)
+    return Half(FrameStore(path), np.zeros((rows, 17), np.uint8), half=half)
 
 
 def test_shared_seconds_equal_the_windows(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from comedian.data.windows import token_rows, window_starts
 from comedian.spotting.ensemble import combine_scores
-from comedian.spotting.merge import merge_windows, token_rows, window_starts
+from comedian.spotting.merge import merge_windows
 
 
 def test_window_starts_stride_and_final_window() -> None:

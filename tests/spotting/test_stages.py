@@ -19,6 +19,11 @@ from comedian.spotting.results import read_results
 from comedian.spotting.scores import read_raw_game
 
 
+def run_ok(argv: list[str]) -> None:
+    """Run a stage through the command line; it must succeed (exit status 0)."""
+    assert main(argv) == 0, f"comedian {' '.join(argv)} failed"
+
+
 @pytest.fixture()
 def tree(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     games = write_tree(tmp_path / "labels", tmp_path / "raw", np.random.default_rng(0), 3)
@@ -28,7 +33,7 @@ def tree(tmp_path: Path) -> tuple[Path, Path, list[str]]:
 def test_nms_evaluate_sweep_agree(tmp_path: Path, tree: tuple[Path, Path, list[str]]) -> None:
     labels, raw, games = tree
     out = tmp_path / "nms" / "soft_w12_t0.01_m0"
-    main(
+    run_ok(
         [
             "nms",
             "--raw",
@@ -51,14 +56,14 @@ def test_nms_evaluate_sweep_agree(tmp_path: Path, tree: tuple[Path, Path, list[s
     assert len(preds["half"]) > 0 and preds["confidence"].min() >= 0.01
 
     metrics = tmp_path / "eval" / "metrics.json"
-    main(["evaluate", "--labels", str(labels), "--predictions", str(out), "--out", str(metrics)])
+    run_ok(["evaluate", "--labels", str(labels), "--predictions", str(out), "--out", str(metrics)])
     result = json.loads(metrics.read_text())
     assert set(result) == {"tight", "loose", "at1", "at2", "at3", "at4", "at5"}
     assert set(result["tight"]) == set(RESULT_KEYS)
     assert 0 < result["tight"]["a_mAP"] <= 1
 
     table_path = tmp_path / "sweep" / "sweep.tsv"
-    main(
+    run_ok(
         [
             "sweep",
             "--raw",
@@ -94,11 +99,11 @@ def test_evaluate_split_needs_games_table(
 ) -> None:
     labels, raw, games = tree
     out = tmp_path / "nms"
-    main(["nms", "--raw", str(raw), "--out", str(out)])
+    run_ok(["nms", "--raw", str(raw), "--out", str(out)])
     table = games_table([("test", games[0]), ("valid", games[1]), ("valid", games[2])])
     write_games_table(table, tmp_path / "games.tsv")
     one = tmp_path / "one.json"
-    main(
+    run_ok(
         [
             "evaluate",
             "--labels",
@@ -140,8 +145,8 @@ def test_ensemble_mean_and_max(tmp_path: Path, tree: tuple[Path, Path, list[str]
         from comedian.spotting.scores import write_raw_game
 
         write_raw_game(other, g, {h: s * 0.5 for h, s in read_raw_game(raw, g).items()})
-    main(["ensemble", "--raw", str(raw), str(other), "--out", str(tmp_path / "mean")])
-    main(
+    run_ok(["ensemble", "--raw", str(raw), str(other), "--out", str(tmp_path / "mean")])
+    run_ok(
         [
             "ensemble",
             "--raw",

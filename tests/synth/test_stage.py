@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,27 @@ from comedian.stages import synth
 from comedian.synth import SynthConfig
 
 
-def test_stage_interface() -> None:
-    assert synth.Config is SynthConfig
-    assert synth.Paths(out=Path("x")).out == Path("x")
+def test_command_line_options_reach_the_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def fake_generate(cfg: SynthConfig, out: Path, *, workers: int) -> None:
+        calls.append((cfg, out, workers))
+        out.mkdir(parents=True)
+
+    monkeypatch.setattr(synth, "generate", fake_generate)
+    out = tmp_path / "d"
+    assert (
+        main(["synth", "--out", str(out), "--seed", "5", "--set", "train=2", "--workers", "3"]) == 0
+    )
+    assert calls == [(dataclasses.replace(SynthConfig(), seed=5, train=2, workers=3), out, 3)]
+    doc = yaml.safe_load((out / "config.resolved.yaml").read_text())
+    assert (doc["config"]["seed"], doc["config"]["train"], doc["paths"]) == (
+        5,
+        2,
+        {"out": str(out)},
+    )
 
 
 def test_stage_writes_resolved_config(tiny_root: Path, tiny_cfg: SynthConfig) -> None:

@@ -1,6 +1,9 @@
-"""Index math of the pretraining datasets (method.md §2, §3, §5): which frames and rows a sample reads.
+"""Index math of every dataset (method.md §2, §3, §5-§7): which frames and rows a sample reads.
 
 Usage:
+    starts = window_starts(num_rows)                                # (W,) 64 s inference windows, §7
+    keep = kept_tokens(starts, num_rows)                            # (W, 64) tokens the merge keeps
+    starts = train_window_starts(n, rng)                            # (25,) spotting train clips, §6
     pairs = ssl_frame_pairs(store.num_frames)                       # (S, 2) 2 fps frames, §2
     frames = teacher_window_frames(rows, store4.num_frames)         # (R, 16) 4 fps frames, §3
     y = teacher_targets(events.position_ms, events.class_index, n)  # (n, 17): window k <- row k
@@ -11,8 +14,21 @@ Usage:
 
 Grids: the 2 fps frame store of a half has n frames; frame (= row) k is at time k / 2 s. The
 teacher feature bank of a half has the same n rows, row k being the teacher's feature of the 4 s
-window centred on k / 2. The 4 fps store has its own frame count; frame j is at j / 4 s. The teacher's training windows
-are centred on that 4 fps grid (centre frame c, time c / 4 s), its extraction windows on the rows.
+window centred on k / 2. The 4 fps store has its own frame count; frame j is at j / 4 s. The
+teacher's training windows are centred on that 4 fps grid (centre frame c, time c / 4 s), its
+extraction windows on the rows.
+
+Spotting windows (method.md §6, §7): a 64 s clip starting at row s holds rows s .. s + 127 and
+``WINDOW_TOKENS`` tokens of one second; token j covers rows s + 2j and s + 2j + 1 and its time is
+their mean, (s / 2) + j + 0.25 s. **Time-to-row rule:** a token's score goes to row ``s + 2j``, its
+first frame (its time floored to the grid; the same row as the reference's snapping of
+t0 + j + 0.25 to t0 + j). Every inference window starts on an even row, so each token of every
+window scores an even row: one scored row per token, whatever the parity of the half's length (the
+last window may reach one row past the end; its padded frame belongs to the last real row's
+token). **Trim:** a window keeps its tokens from 12 s to 52 s; the first window of a half also
+keeps its first 12 s and a window that reaches the half's end also keeps its last 12 s (the
+reference never scores a half's last 12 s: a bug). Training clips may start on odd rows (the 0.5 s
+grid).
 
 Everything is plain numpy on integer indices, vectorized, with no I/O: the datasets that read
 frame stores and banks are built on top of it.
@@ -25,15 +41,45 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from comedian.data.labels import frame_targets
-from comedian.data.spotting import random_window_starts
 
 #: Frame rate of the main frame store and of the teacher feature bank's rows (method.md §0).
 GRID_FPS = 2
+#: Tokens (seconds) of one spotting window, and grid rows per token.
+WINDOW_TOKENS = 64
+ROWS_PER_TOKEN = 2
+#: Frames (rows) of one 64 s clip at 2 fps.
+CLIP_ROWS = WINDOW_TOKENS * ROWS_PER_TOKEN
+#: Inference window stride and trimmed margin, in tokens (seconds).
+STRIDE_TOKENS = 32
+TRIM_TOKENS = 12
 
 
 def _check_count(name: str, n: int, minimum: int = 1) -> None:
     if n < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {n}")
+
+
+def random_window_starts(
+    num_rows: int, count: int, rng: np.random.Generator, clip_rows: int = CLIP_ROWS
+) -> np.ndarray:
+    """``count`` random non-overlapping clip starts on the row (0.5 s) grid, sorted.
+
+    Uniform over all non-overlapping placements (stars and bars: choose ``count`` distinct
+    values c_0 < ... in [0, slack + count) and start i at c_i + i * (clip_rows - 1)). When the
+    half is too short for ``count`` disjoint clips (the synthetic demo's 3-minute halves) the
+    starts are drawn independently and may overlap.
+
+    Returns:
+        int64 (count,) starts in [0, max(0, num_rows - clip_rows)].
+    """
+    last = max(0, num_rows - clip_rows)
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    slack = num_rows - count * clip_rows
+    if slack < 0:
+        return np.sort(rng.integers(0, last + 1, size=count)).astype(np.int64)
+    chosen = np.sort(rng.choice(slack + count, size=count, replace=False))
+    return (chosen + np.arange(count) * (clip_rows - 1)).astype(np.int64)
 
 
 # --- §2: spatial SSL --------------------------------------------------------------------------
@@ -125,7 +171,7 @@ def teacher_window_centres(
     The reference's epoch: per half ``num_windows`` non-overlapping windows of ``window_frames``
     frames (4 s at 4 fps), the two edge windows [0, 4 s) and [d - 4 s, d) and random ones
     between them, uniform over the non-overlapping placements on the 4 fps grid
-    (:func:`comedian.data.spotting.random_window_starts`). A half too short for ``num_windows``
+    (:func:`random_window_starts`). A half too short for ``num_windows``
     disjoint windows (shorter than 400 s at the paper's values) gets as many as fit,
     ``num_frames // window_frames`` (at least one), so the windows never overlap.
 
@@ -265,3 +311,85 @@ def align_teacher(
         )
     picked = np.asarray(bank[rows.ravel()], dtype=np.float32)  # (T * R, D)
     return picked.reshape(num_tokens, rows.shape[1], -1).mean(axis=1)  # (T, D)
+
+
+# --- §6: spotting training clips ----------------------------------------------------------------
+
+
+def train_window_starts(
+    num_rows: int, rng: np.random.Generator, random_windows: int = 23, clip_rows: int = CLIP_ROWS
+) -> np.ndarray:
+    """One half's training clips (method.md §6): [0, 64 s), [d - 64 s, d) and random ones.
+
+    Returns:
+        int64 (2 + random_windows,) start rows: the two edge windows first (one if the half is
+        no longer than a clip), then the random windows.
+    """
+    last = max(0, num_rows - clip_rows)
+    edges = np.array([0, last] if last > 0 else [0], dtype=np.int64)
+    return np.concatenate([edges, random_window_starts(num_rows, random_windows, rng, clip_rows)])
+
+
+# --- §7: sliding inference windows --------------------------------------------------------------
+
+
+def window_starts(
+    num_rows: int, window_tokens: int = WINDOW_TOKENS, stride_tokens: int = STRIDE_TOKENS
+) -> np.ndarray:
+    """Start rows of the sliding windows of one half: every stride, plus one ending at the end.
+
+    Args:
+        num_rows: Rows (2 fps frames) of the half.
+
+    Returns:
+        int64 (W,) even start rows, increasing; every row of the half is covered by a token.
+        A half shorter than a window gets one window at 0.
+    """
+    if num_rows < 1:
+        raise ValueError(f"a half needs at least one row, got {num_rows}")
+    span = window_tokens * ROWS_PER_TOKEN
+    # The final window ends at the half's end, snapped UP to the even grid: with an odd number
+    # of rows an odd start would score odd rows where the other windows score even ones (each
+    # event found twice, ~40 s of duplicates). Its frames past the end are padding.
+    last = max(0, num_rows - span)
+    last += last % ROWS_PER_TOKEN
+    starts = np.arange(0, last + 1, stride_tokens * ROWS_PER_TOKEN, dtype=np.int64)
+    if starts[-1] != last:
+        starts = np.append(starts, last)
+    return starts
+
+
+def token_rows(start: np.ndarray, num_tokens: int = WINDOW_TOKENS) -> np.ndarray:
+    """Grid row of each token (its first frame). Shapes: (W,) -> (W, num_tokens)."""
+    return np.asarray(start)[:, None] + ROWS_PER_TOKEN * np.arange(num_tokens)[None, :]
+
+
+def kept_tokens(
+    starts: np.ndarray,
+    num_rows: int,
+    num_tokens: int = WINDOW_TOKENS,
+    trim_tokens: int = TRIM_TOKENS,
+) -> np.ndarray:
+    """The tokens of each window that the merge keeps (the trim, see the module docstring).
+
+    A window drops ``trim_tokens`` tokens at each inner edge: its first ones unless it starts
+    the half, its last ones unless it reaches the half's end; tokens past the half's last row
+    (a half shorter than a window) are dropped too.
+
+    Args:
+        starts: Start row of each window (as :func:`window_starts` gives).
+        num_rows: Rows of the half.
+        num_tokens: Tokens per window.
+        trim_tokens: Tokens dropped at each inner window edge (12 s).
+
+    Shapes:
+        starts: (W,) -> bool (W, num_tokens)
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    j = np.arange(num_tokens)[None, :]  # (1, K)
+    at_start = (starts == 0)[:, None]  # (W, 1)
+    at_end = (starts + num_tokens * ROWS_PER_TOKEN >= num_rows)[:, None]  # (W, 1)
+    keep = (j >= trim_tokens) | at_start
+    keep &= (j < num_tokens - trim_tokens) | at_end
+    keep &= token_rows(starts, num_tokens) < num_rows  # a half shorter than a window
+    return keep

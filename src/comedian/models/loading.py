@@ -236,7 +236,7 @@ def load_spotting_model(
         ReferenceWeightsError: Naming the file and what it holds.
     """
     from comedian.data.soccernet import NUM_CLASSES
-    from comedian.spotting.merge import WINDOW_TOKENS
+    from comedian.data.windows import WINDOW_TOKENS
 
     model, arch, kwargs = load_weights(path, arch, trust_pickle=trust_pickle)
     head = getattr(model, "head", None)

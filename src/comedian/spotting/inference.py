@@ -3,7 +3,7 @@
 Usage:
     scores = score_halves(model, halves, batch_size=64, num_workers=4)   # [(T, 17) float32, ...]
 
-Every half is cut into the 64 s windows of :func:`comedian.spotting.merge.window_starts` (stride
+Every half is cut into the 64 s windows of :func:`comedian.data.windows.window_starts` (stride
 32 s, a final window at the end, all on the even grid), the frames are resized and normalized
 (:class:`comedian.data.transforms.ClipAugment` in eval mode), the model runs in eval mode (no
 masking) under bf16 autocast on a GPU, and the windows' token scores are merged onto the half's
@@ -28,17 +28,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from comedian.data.spotting import (
-    CLIP_ROWS,
-    KeySampler,
-    SpottingClips,
-    SpottingHalf,
-    collate_clips,
-    inference_keys,
-)
+from comedian.data.halves import Half
+from comedian.data.samplers import KeySampler, inference_keys
+from comedian.data.spotting import SpottingClips, collate_clips
 from comedian.data.transforms import AugmentConfig, ClipAugment
+from comedian.data.windows import CLIP_ROWS, ROWS_PER_TOKEN, window_starts
 from comedian.models.factorized import FactorizedEncoder
-from comedian.spotting.merge import ROWS_PER_TOKEN, merge_windows, window_starts
+from comedian.spotting.merge import merge_windows
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +49,7 @@ def pick_device(device: str = "auto") -> torch.device:
 @torch.inference_mode()
 def score_halves(
     model: nn.Module,
-    halves: Sequence[SpottingHalf],
+    halves: Sequence[Half],
     *,
     batch_size: int = 64,
     num_workers: int = 0,
@@ -116,7 +112,7 @@ def score_halves(
     return out
 
 
-def _second_frames(half: SpottingHalf, first: int, last: int) -> np.ndarray:
+def _second_frames(half: Half, first: int, last: int) -> np.ndarray:
     """Frames of seconds (tubelets) ``first .. last - 1``; frames past the half's end repeat its
     last frame, as in every window (:func:`comedian.data.spotting.read_clip`).
 
@@ -134,7 +130,7 @@ def _second_frames(half: SpottingHalf, first: int, last: int) -> np.ndarray:
 
 def _score_half_shared(
     model: FactorizedEncoder,
-    half: SpottingHalf,
+    half: Half,
     transform: ClipAugment,
     batch_size: int,
     dev: torch.device,

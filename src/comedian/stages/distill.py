@@ -27,20 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comedian.config import ConfigError
-from comedian.data.pca import PcaError, read_features
-from comedian.data.pretrain import (
-    DistillClips,
-    DrawnKeys,
-    collate,
-    distill_draw,
-    open_stores,
-    split_half_paths,
-)
+from comedian.data.halves import split_halves
+from comedian.data.pretrain import DistillClips, collate
+from comedian.data.samplers import DrawnKeys, distill_draw
 from comedian.data.transforms import AugmentConfig
 from comedian.guards import refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import check_arch, init_trunk
-from comedian.paths import BANK_IN_DIR
 from comedian.tasks.base import TrainTask
 from comedian.tasks.distill import DistillTask
 from comedian.training import (
@@ -120,24 +113,10 @@ def run(cfg: Config, *, paths: Paths) -> None:
         log.info("ViViT from %s: %s", paths.init, init_trunk(model, paths.init))
     else:
         log.warning("no --init: the ViViT starts from random weights")
-    halves = split_half_paths(paths.games, cfg.train_split, paths.frames)
-    stores = open_stores([p for _, _, p in halves], fps=2)
-    banks, bank_paths = [], []
-    for (slug, half, _), store in zip(halves, stores, strict=True):
-        path = Path(paths.features) / BANK_IN_DIR.format(game=slug, half=half)
-        bank = read_features(path, half=f"half {half} of {slug}")
-        if len(bank) != store.num_frames:
-            raise PcaError(
-                f"{path}: features of half {half} of {slug} have {len(bank)} rows, its frame "
-                f"store {store.path} has {store.num_frames}"
-            )
-        if banks and bank.shape[1] != banks[0].shape[1]:
-            raise PcaError(
-                f"{path}: features of half {half} of {slug} have {bank.shape[1]} dims, "
-                f"the first half's have {banks[0].shape[1]}"
-            )
-        banks.append(bank)
-        bank_paths.append(str(path))
+    halves = split_halves(paths.games, cfg.train_split, paths.frames, features=paths.features)
+    stores = [h.store for h in halves]
+    banks = [h.features for h in halves]
+    bank_paths = [str(h.features_path) for h in halves]
     clip_rows = int(model.num_tubelets) * int(kwargs.get("tube_size", 2))
     dataset = DistillClips(stores, banks, clip_rows=clip_rows, align=cfg.align)
     draw = distill_draw([s.num_frames for s in stores], cfg.windows_per_half, clip_rows)

@@ -23,9 +23,10 @@ import numpy as np
 import torch
 
 from comedian.atomic import atomic_path
-from comedian.data.pretrain import TeacherWindows, num_rows_2fps, open_stores
+from comedian.data.halves import open_store
+from comedian.data.pretrain import TeacherWindows
 from comedian.data.transforms import AugmentConfig, ClipAugment
-from comedian.data.windows import extraction_batches
+from comedian.data.windows import GRID_FPS, extraction_batches
 from comedian.guards import refuse_overwrite
 from comedian.models import model_from_checkpoint
 from comedian.models.loading import is_exported, read_weights_file
@@ -106,8 +107,8 @@ def run(cfg: Config, *, paths: Paths) -> None:
     fps, window_s = int(saved.get("fps", 4)), float(saved.get("window_s", 4.0))
     device = resolve_device(cfg.device)
     model.to(device)
-    (store4,) = open_stores([paths.frames4], fps=fps)
-    rows = num_rows_2fps(open_stores([paths.frames], fps=2))
+    store4 = open_store(paths.frames4, fps=fps)
+    rows = [open_store(paths.frames, fps=GRID_FPS).num_frames]  # the 2 fps grid (method.md §0)
     windows = TeacherWindows([store4], rows, fps=fps, window_s=window_s)
     feats = extract(model, windows, 0, img_size=img_size, batch_size=cfg.batch_size, device=device)
     if not np.isfinite(feats).all():

@@ -30,15 +30,10 @@ import torch
 
 from comedian.atomic import atomic_path
 from comedian.config import ConfigError, write_resolved
+from comedian.data.halves import split_halves
+from comedian.data.samplers import KeySampler, TrainWindowSampler, inference_keys
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
-from comedian.data.spotting import (
-    KeySampler,
-    SpottingClips,
-    TrainWindowSampler,
-    collate_clips,
-    inference_keys,
-    split_halves,
-)
+from comedian.data.spotting import SpottingClips, collate_clips
 from comedian.data.transforms import AugmentConfig
 from comedian.guards import join_inside, refuse_overwrite, run_outputs
 from comedian.models import build_model

@@ -25,7 +25,7 @@ import numpy as np
 
 from comedian.atomic import atomic_tree, remove_stale_temporaries
 from comedian.config import write_resolved
-from comedian.data.spotting import split_halves
+from comedian.data.halves import split_halves
 from comedian.guards import refuse_overwrite
 from comedian.models.loading import load_spotting_model
 from comedian.spotting.inference import score_halves

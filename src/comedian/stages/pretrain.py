@@ -24,14 +24,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from comedian.data.pretrain import (
-    ShuffledKeys,
-    SslPairs,
-    collate,
-    open_stores,
-    split_half_paths,
-    ssl_keys,
-)
+from comedian.data.halves import split_halves
+from comedian.data.pretrain import SslPairs, collate
+from comedian.data.samplers import ShuffledKeys, ssl_keys
 from comedian.data.transforms import AugmentConfig
 from comedian.guards import refuse_overwrite, run_outputs
 from comedian.models import build_model
@@ -105,9 +100,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
     kwargs = vit_kwargs(cfg.model)
     trunk = build_model("vit_tiny", **kwargs)
     img = int(trunk.img_size)
-    stores = open_stores(
-        [p for _, _, p in split_half_paths(paths.games, cfg.train_split, paths.frames)], fps=2
-    )
+    stores = [h.store for h in split_halves(paths.games, cfg.train_split, paths.frames)]
     sampler = ShuffledKeys(ssl_keys([s.num_frames for s in stores]), seed=cfg.seed)
     loader = make_loader(SslPairs(stores), sampler, cfg.device_batch_size, cfg, collate)
     task = SslTask(

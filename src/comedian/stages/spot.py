@@ -37,8 +37,8 @@ from comedian.atomic import atomic_path, atomic_tree, remove_stale_siblings
 from comedian.config import write_resolved
 from comedian.data.decode import VideoError, decode_video
 from comedian.data.frames import FrameStore
+from comedian.data.halves import Half
 from comedian.data.soccernet import CLASSES, NUM_CLASSES, RESULTS_NAME, format_game_time
-from comedian.data.spotting import SpottingHalf
 from comedian.errors import UsageError
 from comedian.guards import refuse_overwrite
 from comedian.models.loading import load_spotting_model
@@ -119,7 +119,7 @@ def spot_scores(cfg: Config, videos: tuple[Path, ...], weights: Path) -> dict[in
             decode_video(video, store_path, fps=SPOT_FPS, size=(size, size))
             store = FrameStore(store_path)
             targets = np.zeros((store.num_frames, NUM_CLASSES), dtype=np.uint8)  # no labels
-            halves.append(SpottingHalf(store, targets, game=video.parent.name, half=half))
+            halves.append(Half(store, targets, game=video.parent.name, half=half))
         scores = score_halves(
             model,
             halves,

@@ -30,20 +30,13 @@ from pathlib import Path
 import torch
 
 from comedian import hub
-from comedian.data.games import read_games_table
-from comedian.data.labels import read_labels
-from comedian.data.pretrain import (
-    DrawnKeys,
-    TeacherWindows,
-    collate,
-    open_stores,
-    split_half_paths,
-    teacher_draw,
-)
-from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
+from comedian.data.halves import split_halves
+from comedian.data.pretrain import TeacherWindows, collate
+from comedian.data.samplers import DrawnKeys, teacher_draw
+from comedian.data.soccernet import NUM_CLASSES
 from comedian.data.transforms import AugmentConfig
 from comedian.data.windows import teacher_targets
-from comedian.guards import join_inside, refuse_overwrite, run_outputs
+from comedian.guards import refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import copy_weights, is_exported, read_weights_file
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
@@ -157,31 +150,25 @@ def run(cfg: Config, *, paths: Paths) -> None:
         load_teacher_weights(model, paths.init, cfg.trust_pickle)
     elif cfg.epochs == 0:
         raise ValueError("teacher: epochs 0 exports the --init weights, but no --init was given")
-    halves = split_half_paths(paths.games, cfg.train_split, paths.frames)
-    halves4 = split_half_paths(paths.games, cfg.train_split, paths.frames4)
-    open_stores([p for _, _, p in halves], fps=2)  # the halves' 2 fps stores must exist
-    stores4 = open_stores([p for _, _, p in halves4], fps=cfg.fps)
-    table = read_games_table(paths.games).set_index("slug")
-    cache: dict[str, object] = {}
-    targets = []
-    for (slug, half, _), store in zip(halves, stores4, strict=True):
-        game_dir = join_inside(paths.labels, table.loc[slug, "path"], source=f"{paths.games}: game")
-        label_path = game_dir / LABELS_NAME
-        if slug not in cache:
-            if not label_path.is_file():
-                raise FileNotFoundError(f"{label_path}: no labels for game {slug!r}")
-            cache[slug] = read_labels(label_path)
-        events = cache[slug]
-        events = events[events["half"] == half]  # type: ignore[index]
-        # windows are centred on the 4 fps grid: one label per 4 fps frame (its middle time)
-        targets.append(
-            teacher_targets(
-                events["position_ms"].to_numpy(),
-                events["class_index"].to_numpy(),
-                store.num_frames,
-                grid_fps=cfg.fps,
-            )
+    halves = split_halves(
+        paths.games,
+        cfg.train_split,
+        paths.frames,
+        paths.labels,
+        frames4=paths.frames4,
+        fps4=cfg.fps,
+    )
+    stores4 = [h.store4 for h in halves]
+    # windows are centred on the 4 fps grid: one label per 4 fps frame (its middle time)
+    targets = [
+        teacher_targets(
+            h.events["position_ms"].to_numpy(),
+            h.events["class_index"].to_numpy(),
+            h.store4.num_frames,
+            grid_fps=cfg.fps,
         )
+        for h in halves
+    ]
     num_frames = [s.num_frames for s in stores4]
     dataset = TeacherWindows(
         stores4, num_frames, targets, fps=cfg.fps, window_s=cfg.window_s, grid_fps=cfg.fps

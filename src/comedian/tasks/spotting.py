@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from comedian.data.spotting import SpottingHalf
+from comedian.data.halves import Half
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.losses.spotting import mixup, sample_mixup, spotting_loss
 from comedian.spotting.merge import merge_windows
@@ -47,7 +47,7 @@ class ValidSet:
     """The valid split for in-training evaluation: its halves (game order, half 1 then 2) and
     the labels of each game in the metric's format (:func:`comedian.spotting.metrics.read_labels`)."""
 
-    halves: Sequence[SpottingHalf]
+    halves: Sequence[Half]
     labels: Sequence[Mapping[str, np.ndarray]]
     nms: NmsSetting = NmsSetting()
 
@@ -178,7 +178,7 @@ class SpottingTask(TrainTask):
 
 
 def merge_valid_scores(
-    halves: Sequence[SpottingHalf], half_idx: np.ndarray, starts: np.ndarray, probs: np.ndarray
+    halves: Sequence[Half], half_idx: np.ndarray, starts: np.ndarray, probs: np.ndarray
 ) -> list[dict[int, np.ndarray]]:
     """Merge window scores into per-game ``{1: (T1, 17), 2: (T2, 17)}`` raw scores.
 
