@@ -863,9 +863,9 @@ def fit_and_publish(
             lambda: build_trainer(
                 cfg,
                 out_dir,
-                metric_names=[monitor] if best else [],
+                metric_names=[best.monitor] if best is not None else [],
                 val_every_n_epochs=val_every_n_epochs if val_loader is not None else None,
-                callbacks=[best] if best else [],
+                callbacks=[best] if best is not None else [],
             ),
             task,
             train_loader,
