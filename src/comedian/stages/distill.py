@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from comedian.config import ConfigError
+from comedian.config import ConfigError, check_number
 from comedian.data.pca import PcaError, read_features
 from comedian.data.pretrain import (
     DistillClips,
@@ -41,7 +41,7 @@ from comedian.models.loading import check_arch, init_trunk
 from comedian.paths import BANK_IN_DIR
 from comedian.tasks.base import TrainTask
 from comedian.tasks.distill import DistillConfig, DistillTask
-from comedian.training import check_number, fit_and_publish, make_loader
+from comedian.training import fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from comedian.config import ConfigError
+from comedian.config import ConfigError, check_number
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.spotting import (
     KeySampler,
@@ -43,7 +43,7 @@ from comedian.models.loading import init_trunk, load_spotting_model
 from comedian.spotting.metrics import read_labels
 from comedian.tasks.base import TrainTask
 from comedian.tasks.spotting import VALID_METRIC, SpottingConfig, SpottingTask, ValidSet
-from comedian.training import check_number, fit_and_publish, make_loader
+from comedian.training import fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 

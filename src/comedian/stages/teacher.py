@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from comedian import hub
+from comedian.config import check_number
 from comedian.data.games import read_games_table
 from comedian.data.labels import read_labels
 from comedian.data.pretrain import (
@@ -47,7 +48,7 @@ from comedian.models.loading import copy_weights, is_exported, read_weights_file
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
 from comedian.tasks.base import TrainTask
 from comedian.tasks.teacher import TeacherConfig, TeacherTask
-from comedian.training import check_number, fit_and_publish, make_loader
+from comedian.training import fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 
