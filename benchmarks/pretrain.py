@@ -42,7 +42,6 @@ from comedian.config import apply_overrides
 from comedian.data.halves import split_halves
 from comedian.data.pretrain import DistillClips, SslPairs, TeacherWindows, collate
 from comedian.data.samplers import DrawnKeys, ShuffledKeys, distill_draw, ssl_keys, teacher_draw
-from comedian.data.transforms import AugmentConfig
 from comedian.models import build_model
 from comedian.paths import BANK_IN_DIR
 from comedian.stages import distill as distill_stage
@@ -83,7 +82,7 @@ def step_rate(task: Any, batch: dict[str, torch.Tensor], steps: int) -> float:
         loss.backward()
         opt.step()
         if isinstance(task, SslTask):
-            task.momentum_update(task.base_momentum)
+            task.momentum_update(task.cfg.momentum)
     return steps * len(batch["frames"]) / (time.perf_counter() - start)
 
 
@@ -108,12 +107,7 @@ def build(stage: str, args: argparse.Namespace, settings: dict, tmp: Path) -> tu
         sampler = ShuffledKeys(ssl_keys([st.num_frames for st in stores]), seed=0)
 
         def task() -> SslTask:
-            trunk = build_model("vit_tiny", **kwargs)
-            img = int(trunk.img_size)
-            return SslTask(trunk, cfg, view1=AugmentConfig.ssl_view(1, img),
-                           view2=AugmentConfig.ssl_view(2, img),
-                           proj_hidden=cfg.proj_hidden, proj_dim=cfg.proj_dim,
-                           queue_size=cfg.queue_size)  # fmt: skip
+            return SslTask(build_model("vit_tiny", **kwargs), cfg)
 
         return SslPairs(stores), sampler, cfg.batch_size, task
     if stage == "teacher":
@@ -128,12 +122,11 @@ def build(stage: str, args: argparse.Namespace, settings: dict, tmp: Path) -> tu
         per_half = teacher_stage.Config().windows_per_half if args.paper else cfg.windows_per_half
         sampler = DrawnKeys(teacher_draw(n4, per_half, round(cfg.fps * cfg.window_s)), seed=0)
         model_kwargs = {**(PAPER_RESNET if args.paper else cfg.model), "num_classes": 17}
-        img = 224 if args.paper else cfg.img_size
+        if args.paper:
+            cfg = dataclasses.replace(cfg, img_size=224)
 
         def task() -> TeacherTask:
-            aug = dataclasses.replace(cfg.augment, img_size=img)
-            return TeacherTask(build_model(cfg.arch, **model_kwargs), cfg, augment=aug,
-                               mixup_alpha=cfg.mixup_alpha, momentum=cfg.momentum)  # fmt: skip
+            return TeacherTask(build_model(cfg.arch, **model_kwargs), cfg)
 
         return dataset, sampler, cfg.batch_size, task
     cfg = apply_overrides(distill_stage.Config(), s)
@@ -152,10 +145,9 @@ def build(stage: str, args: argparse.Namespace, settings: dict, tmp: Path) -> tu
     sampler = DrawnKeys(draw, seed=0)
 
     def task() -> DistillTask:
-        model = build_model("vivit_tiny", **kwargs)
-        aug = AugmentConfig.distill(int(model.img_size))
-        return DistillTask(model, cfg, teacher_dim=int(banks[0].shape[1]), augment=aug,
-                           proj_hidden=cfg.proj_hidden, queue_size=cfg.queue_size)  # fmt: skip
+        return DistillTask(
+            build_model("vivit_tiny", **kwargs), cfg, teacher_dim=int(banks[0].shape[1])
+        )
 
     return dataset, sampler, cfg.batch_size, task
 

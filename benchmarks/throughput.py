@@ -46,11 +46,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.losses.spotting import spotting_loss
 from comedian.models import build_model
-from comedian.tasks.distill import DistillTask
-from comedian.tasks.spotting import SpottingTask
-from comedian.tasks.ssl import SslTask
-from comedian.tasks.teacher import TeacherTask
-from comedian.training import TrainConfig, build_optimizer
+from comedian.tasks.distill import DistillConfig, DistillTask
+from comedian.tasks.spotting import SpottingConfig, SpottingTask
+from comedian.tasks.ssl import SslConfig, SslTask
+from comedian.tasks.teacher import TeacherConfig, TeacherTask
+from comedian.training import build_optimizer
 
 #: Source frame size of the paper's stores (H, W).
 FRAME = (224, 398)
@@ -127,14 +127,11 @@ def model_kwargs(arch: str, tiny: bool) -> dict:
 def build(stage: Stage, tiny: bool, batch: int, device: torch.device, compile_: bool):
     """(task, step function) of one stage on a fixed batch; the step returns the loss (None
     for extraction, which only runs the forward pass)."""
-    cfg = TrainConfig(compile=compile_)
     size = (32, 56) if tiny else FRAME
     name, kwargs = stage.name, model_kwargs(stage.arch, tiny)
     if name == "pretrain":
         trunk = build_model("vit_tiny", **kwargs)
-        img = int(trunk.img_size)
-        task = SslTask(trunk, cfg, view1=AugmentConfig.ssl_view(1, img),
-                       view2=AugmentConfig.ssl_view(2, img))  # fmt: skip
+        task = SslTask(trunk, SslConfig(compile=compile_))
         data = {"frames": frames(batch, 2, size, device)}
 
         def step() -> torch.Tensor:
@@ -147,7 +144,7 @@ def build(stage: Stage, tiny: bool, batch: int, device: torch.device, compile_: 
     if name in ("teacher", "extract_features"):
         model = build_model("resnet3d_50", num_classes=17, **kwargs)
         img = 32 if tiny else 224
-        task = TeacherTask(model, cfg, augment=AugmentConfig.finetune(img))
+        task = TeacherTask(model, TeacherConfig(compile=compile_, img_size=img))
         data = {"frames": frames(batch, 16, size, device),
                 "targets": torch.rand(batch, 17, device=device).round()}  # fmt: skip
         if name == "extract_features":
@@ -168,8 +165,7 @@ def build(stage: Stage, tiny: bool, batch: int, device: torch.device, compile_: 
     if name == "distill":
         model = build_model("vivit_tiny", **kwargs)
         t = int(model.num_tubelets) * 2
-        task = DistillTask(model, cfg, teacher_dim=PCA_DIM, augment=AugmentConfig.distill(int(
-            model.img_size)))  # fmt: skip
+        task = DistillTask(model, DistillConfig(compile=compile_), teacher_dim=PCA_DIM)
         data = {"frames": frames(batch, t, size, device),
                 "teacher": torch.randn(batch, t // 2, PCA_DIM, device=device)}  # fmt: skip
 
@@ -180,7 +176,9 @@ def build(stage: Stage, tiny: bool, batch: int, device: torch.device, compile_: 
         return task, step
     model = build_model(stage.arch, num_classes=17, **kwargs)
     t = int(model.num_tubelets) * 2
-    task = SpottingTask(model, cfg, freeze_trunk=name.endswith("finetune_head"))
+    task = SpottingTask(
+        model, SpottingConfig(compile=compile_), freeze_trunk=name.endswith("finetune_head")
+    )
     data = {"frames": frames(batch, t, size, device),
             "targets": torch.rand(batch, t // 2, 17, device=device).round()}  # fmt: skip
 

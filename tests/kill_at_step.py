@@ -23,7 +23,6 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-import comedian.stages.finetune
 import comedian.training
 from comedian.cli import main
 
@@ -86,6 +85,5 @@ def build_killing_trainer(when: str) -> Any:
 if __name__ == "__main__":
     when, argv = sys.argv[1], sys.argv[2:]
     killing = build_killing_trainer(when)
-    comedian.training.build_trainer = killing  # fit_and_publish: pretrain, teacher, distill
-    comedian.stages.finetune.build_trainer = killing  # finetune_head, finetune
+    comedian.training.build_trainer = killing  # fit_and_publish: every training stage
     sys.exit(main(argv))

@@ -11,6 +11,7 @@ Snakemake's config is the single source of settings: rules pass a section of it 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import subprocess
 import types
@@ -31,6 +32,66 @@ _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 class ConfigError(UsageError):
     """An override names an unknown key or has a value of the wrong type."""
+
+
+class Settings:
+    """Base of the settings dataclasses (a stage's ``Config`` and the sections it is made of,
+    e.g. :class:`comedian.training.TrainConfig`, :class:`comedian.losses.sce.SceConfig`).
+
+    :meth:`check` runs whenever an instance is built or overridden; each subclass extends it
+    with ``super().check()``, so a stage config that combines several of them (multiple
+    inheritance, the fields stay flat: same keys, options and ``--set`` paths) checks them all.
+    """
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse bad values, naming the setting (:class:`ConfigError`)."""
+
+
+def option_name(name: str) -> str:
+    """How an error names a setting: its command-line option and its config key."""
+    return f"--{name.replace('_', '-')} ({name})" if "." not in name else name
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+    below: float | None = None,
+    integer: bool = False,
+) -> None:
+    """Refuse a setting that is not a finite number in range, naming it (:class:`ConfigError`).
+
+    ``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones.
+    """
+    kind = "an integer" if integer else "a finite number"
+    bounds = []
+    if minimum is not None:
+        bounds.append(f">= {minimum:g}")
+    if above is not None:
+        bounds.append(f"> {above:g}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum:g}")
+    if below is not None:
+        bounds.append(f"< {below:g}")
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (not integer or float(value).is_integer())
+    if ok:
+        ok = (
+            (minimum is None or value >= minimum)
+            and (above is None or value > above)
+            and (maximum is None or value <= maximum)
+            and (below is None or value < below)
+        )
+    if not ok:
+        raise ConfigError(
+            f"{option_name(name)}: must be {kind} {' and '.join(bounds)}, got {value!r}"
+        )
 
 
 def parse_set_args(items: Sequence[str]) -> dict[str, Any]:

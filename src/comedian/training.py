@@ -1,14 +1,14 @@
 """Training machinery shared by every training stage: settings, trainer, optimizer, schedule,
 resume and the exported model file.
 
-Usage (inside a stage's ``run``):
-    lock_output(out_dir)
-    trainer = fit_resumable(lambda: build_trainer(cfg, out_dir), task, loader,
-                            out_dir=out_dir, cfg=cfg)
-    export_model(out_dir / "model.pt", task.model, arch=cfg.arch, model_kwargs=..., config=cfg)
+Usage (a training stage's ``run``: build the model, the data and the task, then):
+    fit_and_publish(task, loader, out=paths.out, stage=STAGE, paths=paths, arch=cfg.arch,
+                    model_kwargs=kwargs)
+    fit_and_publish(task, train_loader, val_loader, monitor="valid_tight", ...)  # best model
 
-or, for a stage without validation, all of it (resume, fit, export and publish on rank 0):
-    fit_and_publish(task, loader, cfg, out=paths.out, stage=STAGE, paths=paths, export=write)
+The task (:class:`comedian.tasks.base.TrainTask`) holds the settings (``task.cfg``, a
+:class:`TrainConfig`) and only logs (``self.log``: ``loss`` each step, its metrics after each
+validation); everything else below is done here, the same for every stage.
 
 What every training stage gets:
 
@@ -37,6 +37,8 @@ What every training stage gets:
 * **DDP teardown**: the process group is destroyed on every rank after ``fit``, also on failure.
 * **A per-step CSV log** ``train_log.csv`` (step, epoch, lr, loss and the validation metrics),
   kept under ``.resume/`` while training and copied next to the outputs at the end.
+* **The best model** of a stage that validates (:class:`BestModelExport`, ``monitor``): kept as
+  ``.resume/best.pt`` while training and published as the model file; ``last.pt`` beside it.
 * **The exported model** (:func:`export_model`): ``{arch, model_kwargs, state_dict, config,
   metrics}``, plain tensors and Python values only, so it loads with
   ``torch.load(path, weights_only=True)`` and :func:`comedian.models.model_from_checkpoint`.
@@ -58,7 +60,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
@@ -69,9 +71,19 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from comedian.atomic import atomic_path
-from comedian.config import ConfigError, to_dict, write_resolved
+from comedian.config import (
+    ConfigError,
+    Settings,
+    check_number,
+    option_name,
+    to_dict,
+    write_resolved,
+)
 from comedian.errors import ComedianError, InputError
 from comedian.paths import RESUME_DIR
+
+if TYPE_CHECKING:
+    from comedian.tasks.base import TrainTask
 
 log = logging.getLogger(__name__)
 
@@ -79,51 +91,12 @@ RESUME_NAME = "last.ckpt"
 LOG_NAME = "train_log.csv"
 LOG_COLUMNS = ("step", "epoch", "lr", "loss")
 LOCK_NAME = "lock"
+#: The best validated model while training (in ``.resume/``) and the last one beside ``out``.
+BEST_NAME = "best.pt"
+LAST_NAME = "last.pt"
 
 
 # -- settings checks ------------------------------------------------------------------------
-
-
-def _option(name: str) -> str:
-    """How an error names a setting: its command-line option and its config key."""
-    return f"--{name.replace('_', '-')} ({name})" if "." not in name else name
-
-
-def check_number(
-    name: str,
-    value: Any,
-    *,
-    minimum: float | None = None,
-    above: float | None = None,
-    maximum: float | None = None,
-    below: float | None = None,
-    integer: bool = False,
-) -> None:
-    """Refuse a setting that is not a finite number in range, naming it (:class:`ConfigError`).
-
-    ``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones.
-    """
-    kind = "an integer" if integer else "a finite number"
-    bounds = []
-    if minimum is not None:
-        bounds.append(f">= {minimum:g}")
-    if above is not None:
-        bounds.append(f"> {above:g}")
-    if maximum is not None:
-        bounds.append(f"<= {maximum:g}")
-    if below is not None:
-        bounds.append(f"< {below:g}")
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (not integer or float(value).is_integer())
-    if ok:
-        ok = (
-            (minimum is None or value >= minimum)
-            and (above is None or value > above)
-            and (maximum is None or value <= maximum)
-            and (below is None or value < below)
-        )
-    if not ok:
-        raise ConfigError(f"{_option(name)}: must be {kind} {' and '.join(bounds)}, got {value!r}")
 
 
 def check_model_settings(arch: str, model: Mapping[str, Any], prefix: str = "model") -> None:
@@ -136,7 +109,9 @@ def check_model_settings(arch: str, model: Mapping[str, Any], prefix: str = "mod
     from comedian.models import MODELS  # the models import this module's users, not it
 
     if arch not in MODELS:
-        raise ConfigError(f"{_option('arch')}: unknown model {arch!r}; known: {', '.join(MODELS)}")
+        raise ConfigError(
+            f"{option_name('arch')}: unknown model {arch!r}; known: {', '.join(MODELS)}"
+        )
     params = {
         n: p
         for n, p in inspect.signature(MODELS[arch]).parameters.items()
@@ -167,8 +142,10 @@ def check_model_settings(arch: str, model: Mapping[str, Any], prefix: str = "mod
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Settings every training stage has (each stage subclasses it with its paper defaults).
+class TrainConfig(Settings):
+    """Settings every training stage has (each stage subclasses it with its paper defaults;
+    a task's settings combine it with the loss and augmentation sections it uses, e.g.
+    :class:`comedian.tasks.ssl.SslConfig`).
 
     Attributes:
         arch: Model builder name (:data:`comedian.models.MODELS`).
@@ -223,14 +200,12 @@ class TrainConfig:
     #: Whether ``arch`` may be empty (the model then comes whole from ``--init``).
     ARCH_FROM_INIT: ClassVar[bool] = False
 
-    def __post_init__(self) -> None:
-        self.check()
-
     def check(self) -> None:
         """Refuse settings that would train nothing or a broken model, naming the setting
         (:class:`ConfigError`, exit status 2). Runs whenever a config is built or overridden,
         so the command line, ``--set`` and Snakemake's config are all checked where parsed.
         Stages with more settings extend it."""
+        super().check()
         check_number("epochs", self.epochs, minimum=self.MIN_EPOCHS, integer=True)
         check_number("batch_size", self.batch_size, minimum=1, integer=True)
         check_number("lr", self.lr, above=0)
@@ -434,13 +409,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 class StepLog(Callback):
     """Append one CSV row a training step (step, epoch, lr, loss) and one a validation.
 
-    The task exposes ``last_loss`` (a detached tensor) and ``val_metrics`` (a dict of floats
-    after each validation). Only global rank 0 writes. Rows of a resumed run are appended.
+    The loss and the validation metrics are what the task logs (``self.log``: ``loss`` every
+    step, the ``metric_names`` after each validation); the lr is the optimizer's as the step
+    starts (the one it trains with). Only global rank 0 writes. Rows of a resumed run are
+    appended.
     """
 
     def __init__(self, path: Path, metric_names: Iterable[str] = ()) -> None:
         self.path = Path(path)
-        self.columns = list(LOG_COLUMNS) + list(metric_names)
+        self.metric_names = list(metric_names)
+        self.columns = list(LOG_COLUMNS) + self.metric_names
+        self._lr: float | None = None
 
     def _write(self, trainer: pl.Trainer, row: Mapping[str, Any]) -> None:
         if trainer.global_rank != 0:
@@ -453,12 +432,15 @@ class StepLog(Callback):
                 w.writeheader()
             w.writerow(row)
 
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        # Lightning steps the schedule before on_train_batch_end: read the lr here
+        self._lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any
     ) -> None:
-        loss = getattr(pl_module, "last_loss", None)
-        lr = getattr(pl_module, "last_lr", None)
-        lr = float("nan") if lr is None else lr
+        loss = trainer.callback_metrics.get("loss")
+        lr = float("nan") if self._lr is None else self._lr
         self._write(
             trainer,
             {
@@ -470,13 +452,58 @@ class StepLog(Callback):
         )
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # after the module's own on_validation_epoch_end has computed this epoch's metrics
-        metrics = getattr(pl_module, "val_metrics", None) or {}
+        # after the module's own on_validation_epoch_end has logged this epoch's metrics
+        metrics = {k: trainer.callback_metrics[k] for k in self.metric_names
+                   if k in trainer.callback_metrics}  # fmt: skip
         if trainer.sanity_checking or not metrics:
             return
         row = {"step": trainer.global_step, "epoch": trainer.current_epoch}
-        row.update({k: f"{v:.6f}" for k, v in metrics.items()})
+        row.update({k: f"{float(v):.6f}" for k, v in metrics.items()})
         self._write(trainer, row)
+
+
+class BestModelExport(Callback):
+    """After each validation, export the model to ``path`` (global rank 0) when the metric
+    ``monitor`` that the task logs improved (higher is better).
+
+    Lightning's ``ModelCheckpoint(monitor=...)`` keeps Lightning checkpoints (optimizer and
+    loop state included); a stage publishes an exported model file (:func:`export_model`),
+    so this callback writes that instead. The best value so far travels in the resume
+    checkpoint (``best_metric``), so a resumed run keeps the best model of the killed one.
+
+    Attributes:
+        best: The best value so far (-inf before the first validation).
+        last: The value of the latest validation of this process (None before it).
+    """
+
+    def __init__(
+        self, path: Path, monitor: str, export: Callable[[Path, Mapping[str, float]], None]
+    ) -> None:
+        self.path = Path(path)
+        self.monitor = monitor
+        self.export = export
+        self.best = float("-inf")
+        self.last: float | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or value is None:
+            return
+        self.last = float(value)
+        if self.last > self.best:
+            self.best = self.last
+            if trainer.global_rank == 0:
+                self.export(self.path, {self.monitor: self.best, "epoch": trainer.current_epoch})
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint["best_metric"] = self.best
+
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        self.best = float(checkpoint.get("best_metric", float("-inf")))
 
 
 class ResumeCheckpoint(Checkpoint):
@@ -487,11 +514,14 @@ class ResumeCheckpoint(Checkpoint):
     a top-k checkpoint, so this one calls ``trainer.save_checkpoint`` itself (on every rank:
     rank 0 writes, through :class:`AtomicCheckpointIO`). As a ``Checkpoint`` it runs after
     every other callback of the same hook (the step's log row, the momentum update), so the
-    checkpoint holds the state the next step starts from.
+    checkpoint holds the state the next step starts from. Every checkpoint carries
+    ``comedian_digest``, the digest of the settings (:func:`config_digest`) that
+    :func:`resume_checkpoint` compares.
     """
 
-    def __init__(self, path: Path, every_n_steps: int = 0) -> None:
+    def __init__(self, path: Path, digest: str, every_n_steps: int = 0) -> None:
         self.path = Path(path)
+        self.digest = digest
         self.every_n_steps = int(every_n_steps)
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
@@ -501,6 +531,11 @@ class ResumeCheckpoint(Checkpoint):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.every_n_steps:
             trainer.save_checkpoint(self.path)
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint["comedian_digest"] = self.digest
 
 
 def resume_dir(out_dir: Path) -> Path:
@@ -526,7 +561,7 @@ def build_trainer(
         callbacks: Extra callbacks.
     """
     rdir = resume_dir(out_dir)
-    ckpt = ResumeCheckpoint(rdir / RESUME_NAME, cfg.checkpoint_every_n_steps)
+    ckpt = ResumeCheckpoint(rdir / RESUME_NAME, config_digest(cfg), cfg.checkpoint_every_n_steps)
     plugins: list[Any] = [AtomicCheckpointIO()]
     if SLURMEnvironment.detect():
         # Retries and requeues are Snakemake's and Slurm's (profiles/slurm): Lightning must
@@ -788,32 +823,86 @@ def finish(out_dir: Path, log_out: Path) -> None:
 
 
 def fit_and_publish(
-    task: pl.LightningModule,
-    loader: DataLoader,
-    cfg: TrainConfig,
+    task: TrainTask,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None = None,
     *,
     out: Path,
     stage: str,
     paths: Any,
-    export: Callable[[Path], None],
+    arch: str,
+    model_kwargs: Mapping[str, Any],
+    monitor: str | None = None,
+    val_every_n_epochs: int = 1,
 ) -> None:
-    """Train (resuming from ``.resume/last.ckpt`` beside ``out`` when it matches ``cfg``), then
-    on rank 0 export the model to ``out``, publish the CSV log and the resolved config.
+    """The lifecycle of every training stage: lock the output folder, train ``task`` with the
+    settings ``task.cfg`` (resuming from ``.resume/last.ckpt`` beside ``out`` when it was
+    written with them), then on global rank 0 export the model, publish the CSV log and
+    ``config.resolved.yaml``.
+
+    Args:
+        task: The stage's LightningModule; :meth:`TrainTask.exported_model` is what is exported.
+        train_loader: The training batches.
+        val_loader: The validation batches (None: no validation).
+        out: The model file to write; every other output goes beside it.
+        stage: The stage's name (in ``config.resolved.yaml``).
+        paths: The stage's inputs and outputs (in ``config.resolved.yaml``).
+        arch: Model builder name the exported file records.
+        model_kwargs: Builder settings the exported file records.
+        monitor: A stage that selects its model on a metric the task logs after each
+            validation (higher is better): ``out`` is then the best validated model
+            (:class:`BestModelExport`; the last one when nothing was validated) and
+            ``last.pt`` beside it the last one, both with their metrics and epoch. None:
+            ``out`` is the last model.
+        val_every_n_epochs: Validation period in epochs.
 
     ``cfg.epochs == 0`` skips training: the model is exported as it was built (e.g. a teacher
     given as finished weights).
     """
-    out_dir = Path(out).parent
+    cfg = task.cfg
+    out = Path(out)
+    out_dir = out.parent
     lock_output(out_dir)
+
+    def export(path: Path, metrics: Mapping[str, float] | None = None) -> None:
+        export_model(path, task.exported_model(), arch=arch, model_kwargs=model_kwargs,
+                     config=cfg, metrics=metrics)  # fmt: skip
+
+    validated = monitor is not None and val_loader is not None
+    best = BestModelExport(resume_dir(out_dir) / BEST_NAME, monitor, export) if validated else None
+    last_metrics: dict[str, float] = {}
     if cfg.epochs > 0:
         trainer = fit_resumable(
-            lambda: build_trainer(cfg, out_dir), task, loader, out_dir=out_dir, cfg=cfg
+            lambda: build_trainer(
+                cfg,
+                out_dir,
+                metric_names=[best.monitor] if best is not None else [],
+                val_every_n_epochs=val_every_n_epochs if val_loader is not None else None,
+                callbacks=[best] if best is not None else [],
+            ),
+            task,
+            train_loader,
+            val_loader,
+            out_dir=out_dir,
+            cfg=cfg,
         )
         if trainer.global_rank != 0:
             return  # rank 0 alone reads the log and publishes (it then removes .resume/)
         first, last = task_losses(out_dir)
         log.info("%s: loss %s -> %s", stage, first, last)
-    export(Path(out))
+        last_metrics = {"epoch": trainer.current_epoch}
+        if best is not None and best.last is not None:
+            last_metrics[best.monitor] = best.last
+    if monitor is None:
+        export(out)
+    else:
+        export(out_dir / LAST_NAME, last_metrics)
+        if best is not None and best.path.exists():
+            with atomic_path(out) as tmp:
+                best.path.replace(tmp)
+            log.info("%s: best %s %.4f -> %s", stage, monitor, best.best, out)
+        else:
+            export(out, last_metrics)
     finish(out_dir, out_dir / LOG_NAME)
     write_resolved(out_dir / "config.resolved.yaml", stage=stage, config=cfg, paths=paths)
 

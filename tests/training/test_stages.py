@@ -3,6 +3,7 @@ inference coverage, reference weights, bad inputs."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -43,7 +44,11 @@ def test_finetune_head_then_finetune_then_predict(tiny_dataset, tmp_path):
     # 2 halves x (2 edges + 1 random) = 6 clips at batch 2: 3 steps, then one validation row
     assert log["step"].dropna().tolist()[:3] == [1, 2, 3] and log["loss"].notna().sum() == 3
     assert log["valid_tight"].notna().sum() == 1
-    # stage A trains the head only: the trunk is unchanged from its (seeded) init
+    # each step's lr is the one it trained with: peak 1e-3 x 2 / 256, then the cosine to 1/100
+    # over the 3 steps (no warmup)
+    peak = 1e-3 * 2 / 256
+    want = [peak * (0.01 + 0.99 * (1 + math.cos(math.pi * s / 3)) / 2) for s in range(3)]
+    assert log["lr"].dropna().tolist() == pytest.approx(want, rel=1e-5)
     full = tmp_path / "finetune" / "run" / "model.pt"
     assert (
         main(["finetune", *stage_args(tiny_dataset, full, "--epochs", "1", "--init", str(head))])

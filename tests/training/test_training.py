@@ -9,7 +9,7 @@ import torch
 
 from comedian.losses.spotting import mixup, spotting_loss
 from comedian.models import build_model, model_from_checkpoint
-from comedian.tasks.spotting import SpottingTask
+from comedian.tasks.spotting import SpottingConfig, SpottingTask
 from comedian.training import (
     TrainConfig,
     export_model,
@@ -54,7 +54,7 @@ def test_peak_lr_scales_with_the_global_batch():
 
 def test_param_groups_use_the_models_exclusions():
     model = build_model("vivit_tiny", **TINY)
-    task = SpottingTask(model, TrainConfig())
+    task = SpottingTask(model, SpottingConfig())
     groups = param_groups(task, 0.05)
     decay, no_decay = groups
     assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
@@ -66,7 +66,7 @@ def test_param_groups_use_the_models_exclusions():
 
 def test_classifier_init_freezes_exactly_the_trunk_in_eval_mode():
     model = build_model("vivit_tiny", **TINY)
-    task = SpottingTask(model, TrainConfig(), freeze_trunk=True)
+    task = SpottingTask(model, SpottingConfig(), freeze_trunk=True)
     task.train()
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"head.layers.0.weight", "head.layers.0.bias"}
@@ -76,7 +76,7 @@ def test_classifier_init_freezes_exactly_the_trunk_in_eval_mode():
     # the trunk's output does not change between two calls in train mode (no masking/drop path)
     x = torch.randn(2, 3, 8, 16, 16)
     torch.testing.assert_close(model(x), model(x))
-    full = SpottingTask(build_model("vivit_tiny", **TINY), TrainConfig())
+    full = SpottingTask(build_model("vivit_tiny", **TINY), SpottingConfig())
     full.train()
     assert full.model.training and full.trainable_names() is None
 
@@ -151,23 +151,21 @@ def test_resume_checkpoint_takes_only_a_checkpoint_of_the_same_settings(tmp_path
 
 
 def test_compile_compiles_the_tasks_networks_in_place_keeping_their_keys():
-    from comedian.data.transforms import AugmentConfig
-    from comedian.tasks.ssl import SslTask
+    from comedian.tasks.ssl import SslConfig, SslTask
 
     def compiled(module: torch.nn.Module) -> bool:
         return getattr(module, "_compiled_call_impl", None) is not None
 
-    eager = SpottingTask(build_model("vivit_tiny", **TINY), TrainConfig())
+    eager = SpottingTask(build_model("vivit_tiny", **TINY), SpottingConfig())
     eager.configure_model()
     assert not compiled(eager.model)
-    task = SpottingTask(build_model("vivit_tiny", **TINY), TrainConfig(compile=True))
+    task = SpottingTask(build_model("vivit_tiny", **TINY), SpottingConfig(compile=True))
     keys = list(task.state_dict())
     task.configure_model()
     assert compiled(task.model) and list(task.state_dict()) == keys  # no _orig_mod prefix
     vit = {k: TINY[k] for k in ("img_size", "patch_size", "embed_dim", "depth", "num_heads")}
-    ssl = SslTask(build_model("vit_tiny", **vit), TrainConfig(compile=True),
-                  view1=AugmentConfig.ssl_view(1, 16), view2=AugmentConfig.ssl_view(2, 16),
-                  proj_hidden=8, proj_dim=4, queue_size=8)  # fmt: skip
+    ssl = SslTask(build_model("vit_tiny", **vit),
+                  SslConfig(compile=True, proj_hidden=8, proj_dim=4, queue_size=8))  # fmt: skip
     ssl.configure_model()
     assert compiled(ssl.trunk) and compiled(ssl.momentum_trunk)
     assert not compiled(ssl.projector)

@@ -6,6 +6,9 @@ Usage:
     loss = sce_token_loss(q, k, u, tokens_per_clip=64, coeff=0.5, temp=0.1, temp_m=0.05)  # §5
     m = momentum_schedule(step, max_steps)                                     # 0.99 -> 1
 
+The settings (queue, coefficient, temperatures) are :class:`SceConfig`, a section of the
+configs of the stages that train with SCE (pretrain, distill).
+
 SCE (Denize et al., 2023) trains the query branch against a soft target: ``coeff`` of the mass on
 the positive key, the rest spread over the queue as the key's own similarity distribution
 (softmax of key-to-queue similarities at the sharper temperature ``temp_m``). With coeff = 1 the
@@ -19,10 +22,38 @@ divided by small temperatures and a bf16 log-softmax over 65,536 queue slots los
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from comedian.config import Settings, check_number
+
+
+@dataclass(frozen=True)
+class SceConfig(Settings):
+    """SCE settings (method.md §2, §5): the defaults are distillation's (§5); step 1 sets
+    ``coeff`` 1 (InfoNCE).
+
+    Attributes:
+        queue_size: Slots of the FIFO queue of keys (:class:`comedian.losses.FeatureQueue`).
+        coeff: SCE coefficient lambda: the target's mass on the positive key (1: InfoNCE).
+        temp: Temperature of the query logits.
+        temp_m: Temperature of the key target (sharper; unused at coeff 1).
+    """
+
+    queue_size: int = field(default=65536, metadata={"help": "SCE queue slots"})
+    coeff: float = field(default=0.5, metadata={"help": "SCE lambda (1: InfoNCE)"})
+    temp: float = field(default=0.1, metadata={"help": "SCE query temperature"})
+    temp_m: float = field(default=0.05, metadata={"help": "SCE key (target) temperature"})
+
+    def check(self) -> None:
+        super().check()
+        check_number("queue_size", self.queue_size, minimum=1, integer=True)
+        check_number("coeff", self.coeff, minimum=0, maximum=1)
+        check_number("temp", self.temp, above=0)
+        check_number("temp_m", self.temp_m, above=0)
 
 
 def momentum_schedule(step: int, max_steps: int, base: float = 0.99) -> float:

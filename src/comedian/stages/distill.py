@@ -21,28 +21,20 @@ from it), ``train_log.csv``, ``config.resolved.yaml``; rerun after a crash to re
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from comedian.config import ConfigError
+from comedian.config import ConfigError, check_number
 from comedian.data.halves import split_halves
 from comedian.data.pretrain import DistillClips, collate
 from comedian.data.samplers import DrawnKeys, distill_draw
-from comedian.data.transforms import AugmentConfig
 from comedian.guards import refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import check_arch, init_trunk
 from comedian.tasks.base import TrainTask
-from comedian.tasks.distill import DistillTask
-from comedian.training import (
-    TrainConfig,
-    check_number,
-    export_model,
-    fit_and_publish,
-    make_loader,
-)
+from comedian.tasks.distill import DistillConfig, DistillTask
+from comedian.training import fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +55,9 @@ class Paths:
 
 
 @dataclass(frozen=True)
-class Config(TrainConfig):
-    """Step 2c settings: the paper's (method.md §5)."""
+class Config(DistillConfig):
+    """Step 2c settings: the paper's (method.md §5); SCE, projector and augmentation:
+    :class:`comedian.tasks.distill.DistillConfig`."""
 
     epochs: int = 100
     batch_size: int = 32
@@ -75,23 +68,12 @@ class Config(TrainConfig):
     train_split: str = "train"
     windows_per_half: int = field(default=38, metadata={"help": "64 s clips per half and epoch"})
     align: str = field(default="start", metadata={"help": "teacher rows of a token: start | mean"})
-    proj_hidden: int = 1024
-    queue_size: int = 65536
-    coeff: float = 0.5
-    temp: float = 0.1
-    temp_m: float = 0.05
-    augment: AugmentConfig = field(default_factory=AugmentConfig.distill)
 
     def check(self) -> None:
         super().check()
         check_number("windows_per_half", self.windows_per_half, minimum=1, integer=True)
         if self.align not in ("start", "mean"):
             raise ConfigError(f"--align (align): must be 'start' or 'mean', got {self.align!r}")
-        check_number("proj_hidden", self.proj_hidden, minimum=1, integer=True)
-        check_number("queue_size", self.queue_size, minimum=1, integer=True)
-        check_number("coeff", self.coeff, minimum=0, maximum=1)
-        check_number("temp", self.temp, above=0)
-        check_number("temp_m", self.temp_m, above=0)
 
 
 def run(cfg: Config, *, paths: Paths) -> None:
@@ -122,16 +104,8 @@ def run(cfg: Config, *, paths: Paths) -> None:
     draw = distill_draw([s.num_frames for s in stores], cfg.windows_per_half, clip_rows)
     sampler = DrawnKeys(draw, seed=cfg.seed)
     loader = make_loader(dataset, sampler, cfg.device_batch_size, cfg, collate)
-    task = DistillTask(
-        model, cfg, teacher_dim=int(banks[0].shape[1]),
-        augment=dataclasses.replace(cfg.augment, img_size=int(model.img_size)),
-        proj_hidden=cfg.proj_hidden, queue_size=cfg.queue_size, coeff=cfg.coeff,
-        temp=cfg.temp, temp_m=cfg.temp_m,
-    )  # fmt: skip
+    task = DistillTask(model, cfg, teacher_dim=int(banks[0].shape[1]))
     task.input_names = bank_paths  # a non-finite loss names the teacher features it came from
     log.info("%s: %d halves, %d clips an epoch", STAGE, len(stores), len(sampler.keys))
-
-    def export(out: Path) -> None:
-        export_model(out, task.model, arch=cfg.arch, model_kwargs=kwargs, config=cfg)
-
-    fit_and_publish(task, loader, cfg, out=paths.out, stage=STAGE, paths=paths, export=export)
+    fit_and_publish(task, loader, out=paths.out, stage=STAGE, paths=paths, arch=cfg.arch,
+                    model_kwargs=kwargs)  # fmt: skip

@@ -21,38 +21,24 @@ while training: rerun the same command after a crash to continue (comedian.train
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from comedian.atomic import atomic_path
-from comedian.config import ConfigError, write_resolved
+from comedian.config import ConfigError, check_number
 from comedian.data.halves import split_halves
 from comedian.data.samplers import KeySampler, TrainWindowSampler, inference_keys
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.spotting import SpottingClips, collate_clips
-from comedian.data.transforms import AugmentConfig
 from comedian.guards import join_inside, refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import init_trunk, load_spotting_model
 from comedian.spotting.metrics import read_labels
 from comedian.tasks.base import TrainTask
-from comedian.tasks.spotting import VALID_METRIC, SpottingTask, ValidSet
-from comedian.training import (
-    LOG_NAME,
-    TrainConfig,
-    build_trainer,
-    check_number,
-    export_model,
-    finish,
-    fit_resumable,
-    lock_output,
-    make_loader,
-    resume_dir,
-)
+from comedian.tasks.spotting import VALID_METRIC, SpottingConfig, SpottingTask, ValidSet
+from comedian.training import fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +60,9 @@ class Paths:
 
 
 @dataclass(frozen=True)
-class Config(TrainConfig):
-    """Stage B settings: the paper's (method.md §6)."""
+class Config(SpottingConfig):
+    """Stage B settings: the paper's (method.md §6); mixup and augmentation:
+    :class:`comedian.tasks.spotting.SpottingConfig`."""
 
     arch: str = field(
         default="", metadata={"help": "the --init model's architecture ('': whatever it is)"}
@@ -87,8 +74,6 @@ class Config(TrainConfig):
     random_windows: int = field(
         default=23, metadata={"help": "random 64 s windows per half and epoch (plus 2 edges)"}
     )
-    mixup_alpha: float = field(default=0.1, metadata={"help": "mixup Beta(a, a); 0: off"})
-    augment: AugmentConfig = field(default_factory=AugmentConfig.finetune)
     train_split: str = "train"
     valid_split: str | None = field(
         default="valid", metadata={"help": "split validated on (null: no validation)"}
@@ -102,7 +87,6 @@ class Config(TrainConfig):
     def check(self) -> None:
         super().check()
         check_number("random_windows", self.random_windows, minimum=0, integer=True)
-        check_number("mixup_alpha", self.mixup_alpha, minimum=0)
         check_number("val_every_n_epochs", self.val_every_n_epochs, minimum=1, integer=True)
         check_number("eval_batch_size", self.eval_batch_size, minimum=1, integer=True)
 
@@ -144,7 +128,6 @@ def build_spotting_model(
 
 def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool) -> None:
     """Run stage A or B (shared by ``finetune_head`` and ``finetune``)."""
-    out_dir = paths.out.parent
     refuse_overwrite(
         inputs={
             "--games": paths.games,
@@ -154,11 +137,8 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
         },
         outputs=run_outputs(paths.out),
     )
-    lock_output(out_dir)
     TrainTask.seed_everything(cfg.seed)
     model, arch, kwargs = build_spotting_model(cfg, paths, stage)
-    img_size = int(getattr(model, "img_size", 224))
-    augment = dataclasses.replace(cfg.augment, img_size=img_size)
     train_halves = split_halves(paths.games, cfg.train_split, paths.frames, paths.labels)
     sampler = TrainWindowSampler(
         [h.num_rows for h in train_halves], cfg.random_windows, seed=cfg.seed
@@ -183,61 +163,10 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
         val_loader = make_loader(
             SpottingClips(halves), KeySampler(keys), cfg.eval_batch_size, cfg, collate_clips
         )
-    best_path = resume_dir(out_dir) / "best.pt"
-
-    def save_best(task: SpottingTask) -> None:
-        export_model(
-            best_path,
-            task.model,
-            arch=arch,
-            model_kwargs=kwargs,
-            config=cfg,
-            metrics={VALID_METRIC: task.best_metric, "epoch": task.current_epoch},
-        )
-
-    task = SpottingTask(
-        model,
-        cfg,
-        freeze_trunk=freeze_trunk,
-        augment=augment,
-        mixup_alpha=cfg.mixup_alpha,
-        valid=valid,
-        on_best=save_best,
-    )
-    trainer = fit_resumable(
-        lambda: build_trainer(
-            cfg,
-            out_dir,
-            metric_names=[VALID_METRIC] if valid else [],
-            val_every_n_epochs=cfg.val_every_n_epochs if valid else None,
-        ),
-        task,
-        train_loader,
-        val_loader,
-        out_dir=out_dir,
-        cfg=cfg,
-    )
-    if trainer.global_rank != 0:
-        return
-    last_metrics = {"epoch": trainer.current_epoch, **task.val_metrics}
-    export_model(
-        out_dir / "last.pt",
-        task.model,
-        arch=arch,
-        model_kwargs=kwargs,
-        config=cfg,
-        metrics=last_metrics,
-    )
-    if valid is not None and best_path.exists():
-        with atomic_path(paths.out) as tmp:
-            best_path.replace(tmp)
-    else:
-        export_model(
-            paths.out, task.model, arch=arch, model_kwargs=kwargs, config=cfg, metrics=last_metrics
-        )
-    finish(out_dir, out_dir / LOG_NAME)
-    write_resolved(out_dir / "config.resolved.yaml", stage=stage, config=cfg, paths=paths)
-    log.info("%s: best %s %.4f -> %s", stage, VALID_METRIC, task.best_metric, paths.out)
+    task = SpottingTask(model, cfg, freeze_trunk=freeze_trunk, valid=valid)
+    fit_and_publish(task, train_loader, val_loader, monitor=VALID_METRIC,
+                    val_every_n_epochs=cfg.val_every_n_epochs, out=paths.out, stage=stage,
+                    paths=paths, arch=arch, model_kwargs=kwargs)  # fmt: skip
 
 
 def run(cfg: Config, *, paths: Paths) -> None:

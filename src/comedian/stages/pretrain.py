@@ -19,7 +19,6 @@ from ``.resume/last.ckpt``.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +26,12 @@ from pathlib import Path
 from comedian.data.halves import split_halves
 from comedian.data.pretrain import SslPairs, collate
 from comedian.data.samplers import ShuffledKeys, ssl_keys
-from comedian.data.transforms import AugmentConfig
 from comedian.guards import refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import VIT_KEYS, check_arch
 from comedian.tasks.base import TrainTask
-from comedian.tasks.ssl import SslTask
-from comedian.training import (
-    TrainConfig,
-    check_number,
-    export_model,
-    fit_and_publish,
-    make_loader,
-)
+from comedian.tasks.ssl import SslConfig, SslTask
+from comedian.training import fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +48,9 @@ class Paths:
 
 
 @dataclass(frozen=True)
-class Config(TrainConfig):
-    """Step 1 settings: the paper's (method.md §2)."""
+class Config(SslConfig):
+    """Step 1 settings: the paper's (method.md §2); SCE, heads, momentum and views:
+    :class:`comedian.tasks.ssl.SslConfig`."""
 
     epochs: int = 100
     batch_size: int = 1024
@@ -65,24 +58,6 @@ class Config(TrainConfig):
     warmup_epochs: float = 10.0
     min_lr: float = 0.0
     train_split: str = "train"
-    proj_hidden: int = field(default=1024, metadata={"help": "projector/predictor hidden width"})
-    proj_dim: int = field(default=256, metadata={"help": "projector output width"})
-    queue_size: int = field(default=65536, metadata={"help": "SCE queue slots"})
-    coeff: float = field(default=1.0, metadata={"help": "SCE lambda (1: InfoNCE)"})
-    temp: float = 0.1
-    temp_m: float = 0.05
-    momentum: float = field(default=0.99, metadata={"help": "key encoder momentum at step 0"})
-    view1: AugmentConfig = field(default_factory=lambda: AugmentConfig.ssl_view(1))
-    view2: AugmentConfig = field(default_factory=lambda: AugmentConfig.ssl_view(2))
-
-    def check(self) -> None:
-        super().check()
-        for name in ("proj_hidden", "proj_dim", "queue_size"):
-            check_number(name, getattr(self, name), minimum=1, integer=True)
-        check_number("coeff", self.coeff, minimum=0, maximum=1)
-        check_number("temp", self.temp, above=0)
-        check_number("temp_m", self.temp_m, above=0)
-        check_number("momentum", self.momentum, minimum=0, maximum=1)
 
 
 def vit_kwargs(model: dict) -> dict:
@@ -99,20 +74,11 @@ def run(cfg: Config, *, paths: Paths) -> None:
     TrainTask.seed_everything(cfg.seed)
     kwargs = vit_kwargs(cfg.model)
     trunk = build_model("vit_tiny", **kwargs)
-    img = int(trunk.img_size)
+    int(trunk.img_size)
     stores = [h.store for h in split_halves(paths.games, cfg.train_split, paths.frames)]
     sampler = ShuffledKeys(ssl_keys([s.num_frames for s in stores]), seed=cfg.seed)
     loader = make_loader(SslPairs(stores), sampler, cfg.device_batch_size, cfg, collate)
-    task = SslTask(
-        trunk, cfg,
-        view1=dataclasses.replace(cfg.view1, img_size=img),
-        view2=dataclasses.replace(cfg.view2, img_size=img),
-        proj_hidden=cfg.proj_hidden, proj_dim=cfg.proj_dim, queue_size=cfg.queue_size,
-        coeff=cfg.coeff, temp=cfg.temp, temp_m=cfg.temp_m, momentum=cfg.momentum,
-    )  # fmt: skip
+    task = SslTask(trunk, cfg)
     log.info("%s: %d halves, %d samples an epoch", STAGE, len(stores), len(sampler.keys))
-
-    def export(out: Path) -> None:
-        export_model(out, task.trunk, arch="vit_tiny", model_kwargs=kwargs, config=cfg)
-
-    fit_and_publish(task, loader, cfg, out=paths.out, stage=STAGE, paths=paths, export=export)
+    fit_and_publish(task, loader, out=paths.out, stage=STAGE, paths=paths, arch="vit_tiny",
+                    model_kwargs=kwargs)  # fmt: skip

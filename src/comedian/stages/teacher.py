@@ -22,7 +22,6 @@ size that ``extract_features`` uses), ``train_log.csv``, ``config.resolved.yaml`
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,25 +29,19 @@ from pathlib import Path
 import torch
 
 from comedian import hub
+from comedian.config import check_number
 from comedian.data.halves import split_halves
 from comedian.data.pretrain import TeacherWindows, collate
 from comedian.data.samplers import DrawnKeys, teacher_draw
 from comedian.data.soccernet import NUM_CLASSES
-from comedian.data.transforms import AugmentConfig
 from comedian.data.windows import teacher_targets
 from comedian.guards import refuse_overwrite, run_outputs
 from comedian.models import build_model
 from comedian.models.loading import copy_weights, is_exported, read_weights_file
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
 from comedian.tasks.base import TrainTask
-from comedian.tasks.teacher import TeacherTask
-from comedian.training import (
-    TrainConfig,
-    check_number,
-    export_model,
-    fit_and_publish,
-    make_loader,
-)
+from comedian.tasks.teacher import TeacherConfig, TeacherTask
+from comedian.training import fit_and_publish, make_loader
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +63,9 @@ class Paths:
 
 
 @dataclass(frozen=True)
-class Config(TrainConfig):
-    """Teacher fine-tuning settings: the paper's (method.md §3)."""
+class Config(TeacherConfig):
+    """Teacher fine-tuning settings: the paper's (method.md §3); SGD momentum, mixup, input
+    size and augmentation: :class:`comedian.tasks.teacher.TeacherConfig`."""
 
     arch: str = "resnet3d_50"
     epochs: int = 100
@@ -80,8 +74,6 @@ class Config(TrainConfig):
     weight_decay: float = 5e-5
     warmup_epochs: float = 10.0
     min_lr: float = 0.0
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
-    mixup_alpha: float = field(default=0.1, metadata={"help": "mixup Beta(a, a); 0: off"})
     train_split: str = "train"
     windows_per_half: int = field(
         default=100,
@@ -89,8 +81,6 @@ class Config(TrainConfig):
     )
     fps: int = field(default=4, metadata={"help": "frame rate of the teacher stores"})
     window_s: float = field(default=4.0, metadata={"help": "window length in seconds"})
-    img_size: int = field(default=224, metadata={"help": "input height and width"})
-    augment: AugmentConfig = field(default_factory=AugmentConfig.finetune)
     trust_pickle: bool = field(
         default=False, metadata={"help": "allow full unpickling of --init (trusted files only)"}
     )
@@ -99,12 +89,9 @@ class Config(TrainConfig):
 
     def check(self) -> None:
         super().check()
-        check_number("momentum", self.momentum, minimum=0, below=1)
-        check_number("mixup_alpha", self.mixup_alpha, minimum=0)
         check_number("windows_per_half", self.windows_per_half, minimum=1, integer=True)
         check_number("fps", self.fps, minimum=1, integer=True)
         check_number("window_s", self.window_s, above=0)
-        check_number("img_size", self.img_size, minimum=1, integer=True)
 
 
 @torch.no_grad()
@@ -177,13 +164,7 @@ def run(cfg: Config, *, paths: Paths) -> None:
     draw = teacher_draw(num_frames, cfg.windows_per_half, window_frames)
     sampler = DrawnKeys(draw, seed=cfg.seed)
     loader = make_loader(dataset, sampler, cfg.device_batch_size, cfg, collate)
-    augment = dataclasses.replace(cfg.augment, img_size=cfg.img_size)
-    task = TeacherTask(
-        model, cfg, augment=augment, mixup_alpha=cfg.mixup_alpha, momentum=cfg.momentum
-    )
+    task = TeacherTask(model, cfg)
     log.info("%s: %d halves, %d windows an epoch", STAGE, len(stores4), len(sampler.keys))
-
-    def export(out: Path) -> None:
-        export_model(out, task.model, arch=cfg.arch, model_kwargs=kwargs, config=cfg)
-
-    fit_and_publish(task, loader, cfg, out=paths.out, stage=STAGE, paths=paths, export=export)
+    fit_and_publish(task, loader, out=paths.out, stage=STAGE, paths=paths, arch=cfg.arch,
+                    model_kwargs=kwargs)  # fmt: skip

@@ -1,15 +1,25 @@
-"""The base of every training task: optimizer, schedule, resume identity, step loss.
+"""The base of every training task: optimizer, schedule, exact-resume random state, step loss.
 
 Usage:
+    @dataclass(frozen=True)
+    class MyConfig(SceConfig, TrainConfig):     # the task's settings: the stage section's
+        proj_hidden: int = 1024
+
     class MyTask(TrainTask):
+        def __init__(self, model, cfg: MyConfig):
+            super().__init__(cfg)
+            self.model = model
         def training_step(self, batch, idx):
             loss = ...
-            return self.record_loss(loss)
+            return self.record_loss(loss, batch)
 
-A subclass sets ``self.cfg`` (a :class:`comedian.training.TrainConfig`) and may override
-:meth:`trainable_names` (e.g. the head only in classifier init) and ``compiled_modules`` (the
-networks ``compile: true`` compiles; default ``model``). The config digest goes into
-every Lightning checkpoint, so a resume never mixes settings (:mod:`comedian.training`).
+    fit_and_publish(MyTask(model, cfg), loader, ...)   # comedian.training
+
+A task takes its stage's settings (``cfg``, its config section) and has no defaults of its
+own; it only computes and logs (``self.log``). It may override :meth:`trainable_names` (e.g.
+the head only in classifier init), :meth:`exported_model` (default ``self.model``) and
+``compiled_modules`` (the networks ``compile: true`` compiles; default ``model``). Training,
+resume, the CSV log and the exported files are :func:`comedian.training.fit_and_publish`'s.
 """
 
 from __future__ import annotations
@@ -21,10 +31,10 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from comedian.errors import ComedianError
-from comedian.training import TrainConfig, build_optimizer, config_digest
+from comedian.training import TrainConfig, build_optimizer
 
 
 class NonFiniteLossError(ComedianError):
@@ -77,9 +87,6 @@ class TrainTask(pl.LightningModule):
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.digest = config_digest(cfg)
-        self.last_loss: Tensor | None = None
-        self.last_lr: float | None = None
         self._resumed_rng: dict[str, Any] | None = None
         #: Per half index of the batches, the input file a non-finite loss most likely comes
         #: from (a stage may set it; see :meth:`suspect_inputs`).
@@ -101,6 +108,10 @@ class TrainTask(pl.LightningModule):
             if getattr(module, "_compiled_call_impl", None) is None:
                 module.compile()
 
+    def exported_model(self) -> nn.Module:
+        """The network the stage's model file holds."""
+        return self.model
+
     def trainable_names(self) -> Iterable[str] | None:
         """Parameter names the optimizer updates (None: all that require gradients)."""
         return None
@@ -113,7 +124,7 @@ class TrainTask(pl.LightningModule):
         )
 
     def record_loss(self, loss: Tensor, batch: Mapping[str, Any] | None = None) -> Tensor:
-        """Keep the step's loss for the CSV log (read once per step) and log it.
+        """Log the step's loss (``loss``: the CSV log's column and the progress bar).
 
         A NaN or infinite loss stops training before it updates any weight
         (:class:`NonFiniteLossError`, naming the step and the likely input; under DDP every
@@ -129,9 +140,6 @@ class TrainTask(pl.LightningModule):
                 f"the training loss is {float(loss.detach().float().mean())} at step {step} "
                 f"(epoch {epoch}): {self.suspect_inputs(batch or {})}"
             )
-        self.last_loss = loss.detach()
-        if self._trainer is not None and self.trainer.optimizers:  # the lr this step used
-            self.last_lr = self.trainer.optimizers[0].param_groups[0]["lr"]
         self.log("loss", loss.detach(), prog_bar=True, batch_size=1)
         return loss
 
@@ -156,7 +164,6 @@ class TrainTask(pl.LightningModule):
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["comedian_digest"] = self.digest
         # the random state at this step, so a resumed run draws what this one would have
         # drawn next (augmentation, mixup, masking, drop path)
         checkpoint["comedian_rng"] = rng_state()

@@ -1,8 +1,9 @@
 """Distillation pretraining task, step 2c (method.md §5).
 
 Usage:
-    task = DistillTask(vivit, cfg, teacher_dim=512, augment=AugmentConfig.distill(img_size))
-    trainer.fit(task, loader)   # {"frames": uint8 (B, 128, H, W, 3), "teacher": (B, 64, 512)}
+    task = DistillTask(vivit, cfg, teacher_dim=512)   # cfg: a DistillConfig (distill section)
+    fit_and_publish(task, loader, ...)
+    # batches {"frames": uint8 (B, 128, H, W, 3), "teacher": (B, 64, 512)}
 
 The ViViT (temporal masking on while training) encodes a 64 s clip into 64 tokens; each goes
 through the projector 192 -> 1024 -> 1024 -> 512 and is L2-normalized (q). The keys are the
@@ -14,55 +15,56 @@ keys then enter a FIFO queue of 65,536 teacher vectors, gathered over DDP ranks.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from comedian.config import check_number
 from comedian.data.transforms import AugmentConfig, ClipAugment
-from comedian.losses import FeatureQueue, sce_token_loss
+from comedian.losses import FeatureQueue, SceConfig, sce_token_loss
 from comedian.models.heads import build_projector
 from comedian.tasks.base import TrainTask
 from comedian.training import TrainConfig
+
+
+@dataclass(frozen=True)
+class DistillConfig(SceConfig, TrainConfig):
+    """The settings of distillation (method.md §5): the training, token SCE and augmentation
+    settings with the projector's hidden width. The ``distill`` stage's section adds its data
+    settings."""
+
+    proj_hidden: int = field(default=1024, metadata={"help": "projector hidden width"})
+    augment: AugmentConfig = field(default_factory=AugmentConfig.distill)
+
+    def check(self) -> None:
+        super().check()
+        check_number("proj_hidden", self.proj_hidden, minimum=1, integer=True)
 
 
 class DistillTask(TrainTask):
     """LightningModule of the ``distill`` stage.
 
     Args:
-        model: The ViViT (no head); its ``mask_ratio`` masks seconds in training.
-        cfg: Stage settings.
+        model: The ViViT (no head); its ``mask_ratio`` masks seconds in training; clips are
+            augmented at its ``img_size``.
+        cfg: The settings (``proj_hidden``, ``queue_size``, ``coeff``, ``temp``, ``temp_m``,
+            ``augment``, the optimizer's).
         teacher_dim: Width of the teacher vectors (the PCA's components, 512).
-        augment: The one view's augmentation (§5).
-        proj_hidden: Projector hidden width (1024).
-        queue_size: Queue slots (65,536).
-        coeff: SCE coefficient lambda (0.5).
-        temp: Query temperature (0.1).
-        temp_m: Key temperature (0.05).
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        cfg: TrainConfig,
-        *,
-        teacher_dim: int,
-        augment: AugmentConfig,
-        proj_hidden: int = 1024,
-        queue_size: int = 65536,
-        coeff: float = 0.5,
-        temp: float = 0.1,
-        temp_m: float = 0.05,
-    ) -> None:
+    cfg: DistillConfig
+
+    def __init__(self, model: nn.Module, cfg: DistillConfig, *, teacher_dim: int) -> None:
         super().__init__(cfg)
         if getattr(model, "head", None) is not None:
             raise ValueError("distillation trains the trunk: build the ViViT without a head")
         self.model = model
-        self.projector = build_projector(int(model.num_features), proj_hidden, teacher_dim)
-        self.queue = FeatureQueue(queue_size, teacher_dim, seed=cfg.seed)
+        self.projector = build_projector(int(model.num_features), cfg.proj_hidden, teacher_dim)
+        self.queue = FeatureQueue(cfg.queue_size, teacher_dim, seed=cfg.seed)
         img_size = int(getattr(model, "img_size", 224))
-        if augment.img_size != img_size:
-            raise ValueError(f"augment img_size {augment.img_size} != model img_size {img_size}")
-        self.transform = ClipAugment(augment)
-        self.coeff, self.temp, self.temp_m = coeff, temp, temp_m
+        self.transform = ClipAugment(dataclasses.replace(cfg.augment, img_size=img_size))
 
     def on_after_batch_transfer(self, batch: dict[str, Tensor], dataloader_idx: int) -> dict:
         batch["x"] = self.transform(batch.pop("frames"))  # (B, 3, 128, S, S)
@@ -87,9 +89,9 @@ class DistillTask(TrainTask):
             k,
             self.queue.vectors.clone(),
             tokens_per_clip=tt,
-            coeff=self.coeff,
-            temp=self.temp,
-            temp_m=self.temp_m,
+            coeff=self.cfg.coeff,
+            temp=self.cfg.temp,
+            temp_m=self.cfg.temp_m,
         )
         self.queue.enqueue(k)
         return loss

@@ -2,15 +2,15 @@
 
 Usage:
     task = SpottingTask(model, cfg, freeze_trunk=True, valid=ValidSet(halves, labels))
-    trainer.fit(task, train_loader, val_loader)
+    fit_and_publish(task, train_loader, val_loader, monitor=VALID_METRIC, ...)
 
 The model is a :class:`~comedian.models.factorized.FactorizedEncoder` with a 17-class head
 (logits (B, 64, 17)). Batches arrive as uint8 clips; augmentation (training) or resize +
 normalize (validation) runs on the batch after it reaches the device. Training: mixup
 Beta(0.1, 0.1) and the mean BCE over all tokens and classes. Validation: sliding windows over
 every valid half (method.md §7), merged, soft NMS with the paper's setting, and the tight
-average-mAP (the project's fast metric, identical to the official one); the best model is
-written to ``.resume/best.pt`` whenever it improves.
+average-mAP (the project's fast metric, identical to the official one), logged as
+:data:`VALID_METRIC` (the stage keeps the best model on it: :func:`comedian.training.fit_and_publish`).
 
 Classifier init (``freeze_trunk``): every parameter but the head's is frozen and the whole model
 stays in eval mode (no drop path, no temporal masking) while training; only the head is optimized.
@@ -18,9 +18,10 @@ stays in eval mode (no drop path, no temporal masking) while training; only the 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from torch import Tensor, nn
 
 from comedian.data.halves import Half
 from comedian.data.transforms import AugmentConfig, ClipAugment
-from comedian.losses.spotting import mixup, sample_mixup, spotting_loss
+from comedian.losses.spotting import MixupConfig, random_mixup, spotting_loss
 from comedian.spotting.merge import merge_windows
 from comedian.spotting.settings import NmsSetting
 from comedian.spotting.sweep import sweep_nms
@@ -40,6 +41,15 @@ log = logging.getLogger(__name__)
 
 #: Name of the validation metric (the CSV log's column and the exported metrics' key).
 VALID_METRIC = "valid_tight"
+
+
+@dataclass(frozen=True)
+class SpottingConfig(MixupConfig, TrainConfig):
+    """The settings of spotting fine-tuning (method.md §6): the training, mixup and
+    augmentation settings. The ``finetune_head`` and ``finetune`` sections add their data and
+    validation settings."""
+
+    augment: AugmentConfig = field(default_factory=AugmentConfig.finetune)
 
 
 @dataclass
@@ -61,26 +71,22 @@ class SpottingTask(TrainTask):
     """LightningModule of finetune_head and finetune.
 
     Args:
-        model: The ViViT / ViSwin with a head.
-        cfg: Stage settings (optimizer, schedule, devices).
+        model: The ViViT / ViSwin with a head; clips are resized to its ``img_size``.
+        cfg: The settings (``mixup_alpha``, ``augment``: training augmentation, §6; the
+            optimizer's). Validation uses resize + normalize.
         freeze_trunk: Classifier init: train the head only, model in eval mode.
-        augment: Training augmentation (§6); validation uses resize + normalize.
-        mixup_alpha: Beta(alpha, alpha) of mixup (0 disables).
         valid: The valid split, or None to train without validation.
-        on_best: Called with the task after a validation that improved the best metric
-            (global rank 0 only), to save the best model.
     """
+
+    cfg: SpottingConfig
 
     def __init__(
         self,
         model: nn.Module,
-        cfg: TrainConfig,
+        cfg: SpottingConfig,
         *,
         freeze_trunk: bool = False,
-        augment: AugmentConfig | None = None,
-        mixup_alpha: float = 0.1,
         valid: ValidSet | None = None,
-        on_best: Callable[[SpottingTask], None] | None = None,
     ) -> None:
         super().__init__(cfg)
         if getattr(model, "head", None) is None:
@@ -88,16 +94,10 @@ class SpottingTask(TrainTask):
         self.model = model
         self.freeze_trunk = freeze_trunk
         img_size = int(getattr(model, "img_size", 224))
-        augment = augment or AugmentConfig.finetune(img_size)
-        if augment.img_size != img_size:
-            raise ValueError(f"augment.img_size {augment.img_size} != model img_size {img_size}")
+        augment = dataclasses.replace(cfg.augment, img_size=img_size)
         self.train_transform = ClipAugment(augment).train()
         self.eval_transform = ClipAugment(AugmentConfig.evaluation(img_size)).eval()
-        self.mixup_alpha = mixup_alpha
         self.valid = valid
-        self.on_best = on_best
-        self.best_metric = float("-inf")
-        self.val_metrics: dict[str, float] = {}
         self._val_parts: list[tuple[Tensor, Tensor, Tensor]] = []
         if freeze_trunk:
             heads = set(head_names(model))
@@ -127,9 +127,7 @@ class SpottingTask(TrainTask):
     # -- training ---------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         x, y = batch["x"], batch["targets"]  # (B, 3, T, S, S), (B, 64, 17)
-        if self.mixup_alpha > 0 and x.shape[0] > 1:
-            lam, perm = sample_mixup(x.shape[0], self.mixup_alpha, device=x.device)
-            x, y = mixup(x, y, lam, perm)
+        x, y = random_mixup(x, y, self.cfg.mixup_alpha)
         logits = self.model(x)  # (B, 64, 17)
         return self.record_loss(spotting_loss(logits, y), batch)
 
@@ -160,21 +158,9 @@ class SpottingTask(TrainTask):
         raw = merge_valid_scores(self.valid.halves, halves, starts, probs)
         table = sweep_nms(raw, list(self.valid.labels), [self.valid.nms], metrics=("tight",))
         tight = float(table["tight"].iloc[0])
-        self.val_metrics = {VALID_METRIC: tight}
-        self.log(VALID_METRIC, tight, prog_bar=True, rank_zero_only=True)
+        # every rank computed the same value from the gathered scores; float64, as computed
+        self.log(VALID_METRIC, torch.tensor(tight, dtype=torch.float64), prog_bar=True)
         log.info("epoch %d: valid tight average-mAP %.4f", self.current_epoch, tight)
-        if tight > self.best_metric:
-            self.best_metric = tight
-            if self.on_best is not None and self.trainer.global_rank == 0:
-                self.on_best(self)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["best_metric"] = self.best_metric
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self.best_metric = float(checkpoint.get("best_metric", float("-inf")))
 
 
 def merge_valid_scores(

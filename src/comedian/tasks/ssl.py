@@ -1,9 +1,8 @@
 """Spatial self-supervised pretraining task, step 1 (method.md §2).
 
 Usage:
-    task = SslTask(build_model("vit_tiny"), cfg, view1=AugmentConfig.ssl_view(1),
-                   view2=AugmentConfig.ssl_view(2))
-    trainer.fit(task, loader)        # batches {"frames": uint8 (B, 2, H, W, 3)}
+    task = SslTask(build_model("vit_tiny"), cfg)   # cfg: an SslConfig (the pretrain section)
+    fit_and_publish(task, loader, ...)   # batches {"frames": uint8 (B, 2, H, W, 3)}
 
 Online branch: ViT trunk -> projector 192 -> 1024 -> 1024 -> 256 -> predictor 256 -> 1024 ->
 256, L2-normalized. Momentum branch: a copy of trunk + projector, updated after every optimizer
@@ -15,6 +14,8 @@ then enter a FIFO queue of 65,536 vectors (gathered over DDP ranks).
 from __future__ import annotations
 
 import copy
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytorch_lightning as pl
@@ -22,66 +23,64 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from comedian.config import check_number
 from comedian.data.transforms import AugmentConfig, ClipAugment
-from comedian.losses import FeatureQueue, momentum_schedule, sce_loss
+from comedian.losses import FeatureQueue, SceConfig, momentum_schedule, sce_loss
 from comedian.models.heads import build_predictor, build_projector
 from comedian.tasks.base import TrainTask
 from comedian.training import TrainConfig
+
+
+@dataclass(frozen=True)
+class SslConfig(SceConfig, TrainConfig):
+    """The settings of spatial SSL (method.md §2): the training, SCE (coefficient 1: InfoNCE)
+    and augmentation settings with the heads' sizes and the key encoder's momentum. The
+    ``pretrain`` stage's section adds its data settings."""
+
+    coeff: float = field(default=1.0, metadata={"help": "SCE lambda (1: InfoNCE)"})
+    proj_hidden: int = field(default=1024, metadata={"help": "projector/predictor hidden width"})
+    proj_dim: int = field(default=256, metadata={"help": "projector output width"})
+    momentum: float = field(default=0.99, metadata={"help": "key encoder momentum at step 0"})
+    view1: AugmentConfig = field(default_factory=lambda: AugmentConfig.ssl_view(1))
+    view2: AugmentConfig = field(default_factory=lambda: AugmentConfig.ssl_view(2))
+
+    def check(self) -> None:
+        super().check()
+        for name in ("proj_hidden", "proj_dim"):
+            check_number(name, getattr(self, name), minimum=1, integer=True)
+        check_number("momentum", self.momentum, minimum=0, maximum=1)
 
 
 class SslTask(TrainTask):
     """LightningModule of the ``pretrain`` stage.
 
     Args:
-        trunk: The ViT (CLS output, no head).
-        cfg: Stage settings.
-        view1: Augmentation of the first view.
-        view2: Augmentation of the second view.
-        proj_hidden: Projector hidden width (1024).
-        proj_dim: Projector output width (256).
-        queue_size: Queue slots K (65,536).
-        coeff: SCE coefficient lambda (1: InfoNCE).
-        temp: Temperature of the query logits (0.1).
-        temp_m: Temperature of the key target (0.05; unused at coeff 1).
-        momentum: Momentum at step 0 (0.99).
+        trunk: The ViT (CLS output, no head); the views are augmented at its ``img_size``.
+        cfg: The settings (``proj_hidden``, ``proj_dim``, ``queue_size``, ``coeff``, ``temp``,
+            ``temp_m``, ``momentum``, ``view1``, ``view2``, the optimizer's).
     """
 
+    cfg: SslConfig
     compiled_modules = ("trunk", "momentum_trunk")
 
-    def __init__(
-        self,
-        trunk: nn.Module,
-        cfg: TrainConfig,
-        *,
-        view1: AugmentConfig,
-        view2: AugmentConfig,
-        proj_hidden: int = 1024,
-        proj_dim: int = 256,
-        queue_size: int = 65536,
-        coeff: float = 1.0,
-        temp: float = 0.1,
-        temp_m: float = 0.05,
-        momentum: float = 0.99,
-    ) -> None:
+    def __init__(self, trunk: nn.Module, cfg: SslConfig) -> None:
         super().__init__(cfg)
         self.trunk = trunk
         dim = int(trunk.num_features)
-        self.projector = build_projector(dim, proj_hidden, proj_dim)
-        self.predictor = build_predictor(proj_dim, proj_hidden)
+        self.projector = build_projector(dim, cfg.proj_hidden, cfg.proj_dim)
+        self.predictor = build_predictor(cfg.proj_dim, cfg.proj_hidden)
         self.momentum_trunk = copy.deepcopy(trunk)
         self.momentum_projector = copy.deepcopy(self.projector)
         for p in (*self.momentum_trunk.parameters(), *self.momentum_projector.parameters()):
             p.requires_grad_(False)
-        self.queue = FeatureQueue(queue_size, proj_dim, seed=cfg.seed)
+        self.queue = FeatureQueue(cfg.queue_size, cfg.proj_dim, seed=cfg.seed)
         img_size = int(getattr(trunk, "img_size", 224))
-        for view in (view1, view2):
-            if view.img_size != img_size:
-                raise ValueError(f"augment img_size {view.img_size} != trunk img_size {img_size}")
-        self.view1 = ClipAugment(view1)
-        self.view2 = ClipAugment(view2)
-        self.coeff, self.temp, self.temp_m = coeff, temp, temp_m
-        self.base_momentum = momentum
-        self.last_momentum = momentum
+        self.view1 = ClipAugment(dataclasses.replace(cfg.view1, img_size=img_size))
+        self.view2 = ClipAugment(dataclasses.replace(cfg.view2, img_size=img_size))
+        self.last_momentum = cfg.momentum
+
+    def exported_model(self) -> nn.Module:
+        return self.trunk
 
     def train(self, mode: bool = True) -> SslTask:
         super().train(mode)
@@ -109,7 +108,7 @@ class SslTask(TrainTask):
         q1, q2 = self.query(x1), self.query(x2)
         k1, k2 = self.key(x1), self.key(x2)
         queue = self.queue.vectors.clone()  # read before this batch's keys enter it
-        hyper = {"coeff": self.coeff, "temp": self.temp, "temp_m": self.temp_m}
+        hyper = {"coeff": self.cfg.coeff, "temp": self.cfg.temp, "temp_m": self.cfg.temp_m}
         loss = 0.5 * (sce_loss(q1, k2, queue, **hyper) + sce_loss(q2, k1, queue, **hyper))
         self.queue.enqueue(torch.cat([k1, k2]))
         return loss
@@ -131,7 +130,7 @@ class SslTask(TrainTask):
         """The momentum update that follows each optimizer step."""
         # global_step counts optimizer steps taken, the update just done included
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        self.last_momentum = momentum_schedule(self.trainer.global_step, total, self.base_momentum)
+        self.last_momentum = momentum_schedule(self.trainer.global_step, total, self.cfg.momentum)
         self.momentum_update(self.last_momentum)
 
     def configure_callbacks(self) -> list[pl.Callback]:
