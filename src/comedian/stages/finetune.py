@@ -41,7 +41,7 @@ from comedian.data.spotting import (
 )
 from comedian.data.transforms import AugmentConfig
 from comedian.guards import join_inside, refuse_overwrite, run_outputs
-from comedian.models import build_model
+from comedian.models import SpottingBackbone, build_model, conform
 from comedian.models.loading import init_trunk, load_spotting_model
 from comedian.spotting.metrics import read_labels
 from comedian.tasks.base import TrainTask
@@ -100,6 +100,10 @@ class Config(TrainConfig):
     )
     val_every_n_epochs: int = field(default=1, metadata={"help": "validation period (epochs)"})
     eval_batch_size: int = field(default=64, metadata={"help": "windows per validation batch"})
+    grad_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "recompute the blocks' activations in backward: less memory, more time"},
+    )
 
     #: Stage B takes its model whole from --init: ``arch`` and ``model`` may only repeat it.
     ARCH_FROM_INIT = True
@@ -162,7 +166,8 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
     lock_output(out_dir)
     TrainTask.seed_everything(cfg.seed)
     model, arch, kwargs = build_spotting_model(cfg, paths, stage)
-    img_size = int(getattr(model, "img_size", 224))
+    conform(model, SpottingBackbone).set_grad_checkpointing(cfg.grad_checkpointing)
+    img_size = conform(model, SpottingBackbone).img_size
     augment = dataclasses.replace(cfg.augment, img_size=img_size)
     train_halves = split_halves(paths.games, cfg.train_split, paths.frames, paths.labels)
     sampler = TrainWindowSampler(
