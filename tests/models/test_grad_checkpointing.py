@@ -81,3 +81,21 @@ def test_the_teacher_refuses_checkpointing() -> None:
     teacher.set_grad_checkpointing(False)
     with pytest.raises(ValueError, match="BatchNorm statistics would be updated twice"):
         teacher.set_grad_checkpointing(True)
+
+
+def test_the_memory_benchmark_runs_a_step() -> None:
+    """benchmarks/grad_checkpointing.py's measured step, at tiny size (its code path)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks/grad_checkpointing.py"
+    spec = importlib.util.spec_from_file_location("grad_checkpointing_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    row = bench.child("vivit_tiny", True, 1, "bf16", tiny=True, device="cpu")
+    assert row["grad_checkpointing"] is True and row["batch"] == 1
+    assert row["params"] == sum(
+        p.numel() for p in build_model("vivit_tiny", num_classes=17, **bench.TINY).parameters()
+    )
+    assert row["grad_gib"] == round(row["params"] * 4 / 2**30, 3)
