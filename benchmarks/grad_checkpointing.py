@@ -10,7 +10,8 @@ Each measurement runs in a fresh subprocess: the model with its 17-class head in
 then one step (forward under autocast for bf16, sigmoid-mean loss, backward; no optimizer). The
 step's memory is the process's peak resident set (``ru_maxrss``) minus its resident set just
 before the step (model, input and imports), so it holds the activations, the transient buffers
-and the gradients (4 bytes a parameter). On a CUDA device ``torch.cuda.max_memory_allocated``
+and the gradients (4 bytes a parameter); the child runs with ``MALLOC_MMAP_THRESHOLD_=65536`` so
+that freed tensors leave the resident set. On a CUDA device ``torch.cuda.max_memory_allocated``
 is used instead. Prints one line per (arch, checkpointing, batch) and the per-clip slope.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -82,7 +84,11 @@ def child(arch: str, checkpointing: bool, batch: int, dtype: str, tiny: bool, de
 def measure(args: argparse.Namespace, arch: str, checkpointing: bool, batch: int) -> dict:
     cmd = [sys.executable, __file__, "--child", arch, str(int(checkpointing)), str(batch),
            "--dtype", args.dtype, "--device", args.device] + (["--tiny"] if args.tiny else [])  # fmt: skip
-    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # glibc serves every block of 64 KiB or more with its own mmap and unmaps it when freed, so
+    # the resident set follows the live tensors instead of keeping freed heap (which inflated
+    # the checkpointed steps' peaks several-fold).
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if run.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{run.stderr[-3000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
