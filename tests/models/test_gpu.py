@@ -60,3 +60,35 @@ def test_compile_matches_eager_with_masking(name: str) -> None:
     out, used = compiled(x, return_mask=True)  # mask drawn inside the compiled graph
     assert out.shape == (2, 4, 17) and (used.sum(1) == 1).all()
     out.float().mean().backward()
+
+
+def test_grad_checkpointing_under_compile_and_its_memory_at_paper_size() -> None:
+    """Compiled + checkpointed gives the eager gradients; at the paper's ViSwin-T input the
+    step's peak memory drops (benchmarks/README.md, Gradient checkpointing)."""
+    torch.manual_seed(0)
+    model = build_model("vivit_tiny", **TINY["vivit_tiny"], num_classes=17).cuda().train()
+    x = tiny_input("vivit_tiny", batch=2).cuda()
+    mask = model.sample_mask(2, device="cuda")
+    model(x, mask=mask).square().mean().backward()
+    eager = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    model.set_grad_checkpointing(True)
+    torch.compile(model)(x, mask=mask).square().mean().backward()
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, eager[n], atol=2e-4, rtol=2e-4)
+
+    peaks = {}
+    for enable in (False, True):
+        big = build_model("viswin_tiny", num_classes=17).cuda().train()
+        big.set_grad_checkpointing(enable)
+        clip = torch.randn(2, 3, 128, 224, 224, device="cuda")
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = big(clip)
+        out.float().sigmoid().mean().backward()
+        torch.cuda.synchronize()
+        peaks[enable] = torch.cuda.max_memory_allocated()
+        del big, clip, out
+        torch.cuda.empty_cache()
+    assert peaks[True] < 0.5 * peaks[False]

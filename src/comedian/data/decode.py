@@ -29,6 +29,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,128 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
+@dataclass
+class SourceVideo:
+    """A probed source video: its reader and the frame times the store is planned from.
+
+    Attributes:
+        reader: A decord reader at the source size.
+        starts: float32 (M,) start time of every source frame, seconds.
+        fps: The container's average frame rate.
+        height: Source frame height.
+        width: Source frame width.
+        duration_s: End time of the last frame (start + 1 / fps without frame durations).
+        declared_s: The container's declared duration (None when it declares none).
+    """
+
+    reader: decord.VideoReader
+    starts: np.ndarray
+    fps: float
+    height: int
+    width: int
+    duration_s: float
+    declared_s: float | None
+
+
+def probe_video(video: Path, num_threads: int, max_missing_s: float) -> SourceVideo:
+    """Open ``video``, read its frame times and check them (absurd timestamps, truncation,
+    gaps; see :func:`decode_video`).
+
+    Raises:
+        VideoError: Naming the file.
+    """
+    declared_s = container_duration(video)
+    probe = _open(video, num_threads=num_threads)
+    try:
+        # Column 0 = start time of each frame, column 1 = its end; float32 seconds.
+        stamps = probe.get_frame_timestamp(np.arange(len(probe)))  # (M, 2)
+        source_fps = float(probe.get_avg_fps())
+        src_h, src_w = probe[0].shape[:2]
+    except (RuntimeError, decord.DECORDError, IndexError) as err:
+        raise VideoError(f"{video}: cannot probe the video ({str(err).strip()[:200]})") from err
+    check_timestamps(video, stamps)
+    starts = stamps[:, 0]
+    duration_s = float(stamps[:, 1].max())
+    if duration_s <= float(starts.max()):  # no frame durations in the container
+        if not (math.isfinite(source_fps) and source_fps > 0):
+            raise VideoError(f"{video}: no frame durations and no frame rate ({source_fps})")
+        duration_s = float(starts.max()) + 1.0 / source_fps
+    if duration_s <= 0:
+        raise VideoError(f"{video}: the video's duration is {duration_s} s")
+    check_duration(video, duration_s, declared_s, max_missing_s)
+    end_missing = 0.0 if declared_s is None or declared_s <= 0 else declared_s - duration_s
+    check_gaps(video, starts, end_missing, max_missing_s)
+    return SourceVideo(probe, starts, source_fps, int(src_h), int(src_w), duration_s, declared_s)
+
+
+def scaled_reader(
+    video: Path, source: SourceVideo, frame_size: tuple[int, int], num_threads: int
+) -> tuple[decord.VideoReader, tuple[int, int] | None]:
+    """A reader that decodes at ``frame_size``, or the source's reader and the size to resize
+    the decoded frames to where decord cannot scale (returns ``(reader, resize)``)."""
+    # decord scales inside its decoding filter graph: cheaper than resizing RGB afterwards.
+    scaled = _open(video, num_threads=num_threads, height=frame_size[0], width=frame_size[1])
+    if _decord_scales(scaled):
+        return scaled, None
+    log.warning(
+        "%s: decord cannot scale to width %d (a decord bug at some widths); resizing "
+        "the decoded frames instead (bicubic, antialiased)",
+        video,
+        frame_size[1],
+    )
+    return source.reader, frame_size
+
+
+def store_batches(
+    video: Path,
+    reader: decord.VideoReader,
+    plan: tuple[np.ndarray, np.ndarray],
+    batch_size: int,
+    resize: tuple[int, int] | None,
+) -> Iterator[np.ndarray]:
+    """The store's frames in order, in batches, decoding the source frames of ``plan``
+    (:func:`fetch_plan`: the frames to fetch, and where each store frame is among them).
+
+    Shapes:
+        yields uint8 (B, H, W, 3) RGB.
+    """
+    fetch, pos = plan
+    for f0 in range(0, len(fetch), batch_size):
+        chunk = fetch[f0 : f0 + batch_size]
+        try:
+            frames = reader.get_batch(chunk).asnumpy()  # (B, H, W, 3) RGB
+        except (RuntimeError, decord.DECORDError) as err:
+            raise VideoError(
+                f"{video}: decoding source frames {int(chunk[0])}..{int(chunk[-1])} failed "
+                f"({str(err).strip()[:200]})"
+            ) from err
+        s0, s1 = np.searchsorted(pos, [f0, f0 + len(chunk)])  # store frames in this chunk
+        if s1 > s0:
+            kept = frames[pos[s0:s1] - f0]
+            yield kept if resize is None else resize_frames(kept, resize)
+
+
+def store_meta(
+    video: Path, source: SourceVideo, index: np.ndarray, config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The header keys the decoder adds to a store (see :mod:`comedian.data.frames`)."""
+    return {
+        "source": {
+            "path": str(video),
+            "width": source.width,
+            "height": source.height,
+            "fps": source.fps,
+            "num_frames": len(source.starts),
+            "container_duration_s": source.declared_s,
+        },
+        "source_frame_index": index.tolist(),
+        "source_timestamp_s": [round(float(t), 6) for t in source.starts[index]],
+        "comedian_version": __version__,
+        "git_revision": git_revision(),
+        "config": dict(config),
+    }
+
+
 def decode_video(
     video: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -322,104 +445,41 @@ def decode_video(
         raise ValueError(f"size must be (height, width) with positive values, got {size}")
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be finite and > 0, got {fps}")
-    declared_s = container_duration(video)
-    probe = _open(video, num_threads=num_threads)
-    try:
-        # Column 0 = start time of each frame, column 1 = its end; float32 seconds.
-        stamps = probe.get_frame_timestamp(np.arange(len(probe)))  # (M, 2)
-        source_fps = float(probe.get_avg_fps())
-        src_h, src_w = probe[0].shape[:2]
-    except (RuntimeError, decord.DECORDError, IndexError) as err:
-        raise VideoError(f"{video}: cannot probe the video ({str(err).strip()[:200]})") from err
-    check_timestamps(video, stamps)
-    starts = stamps[:, 0]
-    duration_s = float(stamps[:, 1].max())
-    if duration_s <= float(starts.max()):  # no frame durations in the container
-        if not (math.isfinite(source_fps) and source_fps > 0):
-            raise VideoError(f"{video}: no frame durations and no frame rate ({source_fps})")
-        duration_s = float(starts.max()) + 1.0 / source_fps
-    if duration_s <= 0:
-        raise VideoError(f"{video}: the video's duration is {duration_s} s")
-    check_duration(video, duration_s, declared_s, max_missing_s)
-    end_missing = 0.0 if declared_s is None or declared_s <= 0 else declared_s - duration_s
-    check_gaps(video, starts, end_missing, max_missing_s)
-    index = nearest_source_frames(starts, fps, duration_s)  # (K,)
-    reader, resize = probe, None
-    frame_size = (int(src_h), int(src_w)) if size is None else (int(size[0]), int(size[1]))
+    source = probe_video(video, num_threads, max_missing_s)
+    index = nearest_source_frames(source.starts, fps, source.duration_s)  # (K,)
+    reader, resize = source.reader, None
+    frame_size = (source.height, source.width) if size is None else (int(size[0]), int(size[1]))
     if size is not None:
-        # decord scales inside its decoding filter graph: cheaper than resizing RGB afterwards.
-        scaled = _open(video, num_threads=num_threads, height=frame_size[0], width=frame_size[1])
-        if _decord_scales(scaled):
-            reader = scaled
-        else:
-            log.warning(
-                "%s: decord cannot scale to width %d (a decord bug at some widths); resizing "
-                "the decoded frames instead (bicubic, antialiased)",
-                video,
-                frame_size[1],
-            )
-            resize = frame_size
-        del scaled
-    del probe  # `reader` holds the one in use
-
-    fetch, pos = fetch_plan(index, reader.get_key_indices())
-
-    def batches() -> Iterator[np.ndarray]:
-        for f0 in range(0, len(fetch), batch_size):
-            chunk = fetch[f0 : f0 + batch_size]
-            try:
-                frames = reader.get_batch(chunk).asnumpy()  # (B, H, W, 3) RGB
-            except (RuntimeError, decord.DECORDError) as err:
-                raise VideoError(
-                    f"{video}: decoding source frames {int(chunk[0])}..{int(chunk[-1])} failed "
-                    f"({str(err).strip()[:200]})"
-                ) from err
-            s0, s1 = np.searchsorted(pos, [f0, f0 + len(chunk)])  # store frames in this chunk
-            if s1 > s0:
-                kept = frames[pos[s0:s1] - f0]
-                yield kept if resize is None else resize_frames(kept, resize)
-
-    meta = {
-        "source": {
-            "path": str(video),
-            "width": int(src_w),
-            "height": int(src_h),
-            "fps": source_fps,
-            "num_frames": len(starts),
-            "container_duration_s": declared_s,
-        },
-        "source_frame_index": index.tolist(),
-        "source_timestamp_s": [round(float(t), 6) for t in starts[index]],
-        "comedian_version": __version__,
-        "git_revision": git_revision(),
-        "config": dict(config)
-        if config is not None
-        else {
+        reader, resize = scaled_reader(video, source, frame_size, num_threads)
+    source.reader = reader  # the one in use: the probe's is dropped when scaling
+    if config is None:
+        config = {
             "fps": fps,
             "size": None if size is None else list(frame_size),
             "jpeg_quality": jpeg_quality,
             "num_threads": num_threads,
             "batch_size": batch_size,
-        },
-    }
+        }
+    meta = store_meta(video, source, index, config)
     log.info(
         "%s: %d source frames %dx%d @ %.3f fps, %.2f s -> %d frames @ %g fps",
         video,
-        len(starts),
-        src_w,
-        src_h,
-        source_fps,
-        duration_s,
+        len(source.starts),
+        source.width,
+        source.height,
+        source.fps,
+        source.duration_s,
         len(index),
         fps,
     )
+    plan = fetch_plan(index, reader.get_key_indices())
     return write_store(
         out,
-        batches(),
+        store_batches(video, reader, plan, batch_size, resize),
         fps=fps,
         num_frames=len(index),
         frame_size=frame_size,
-        duration_s=duration_s,
+        duration_s=source.duration_s,
         jpeg_quality=jpeg_quality,
         meta=meta,
     )

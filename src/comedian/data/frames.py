@@ -46,7 +46,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import simplejpeg
@@ -130,13 +130,48 @@ def write_store(
     if num_frames < 1:
         raise ValueError(f"{path}: a store needs at least one frame, got num_frames={num_frames}")
     height, width = (int(v) for v in frame_size)
+    header = store_header(
+        path,
+        fps=fps,
+        num_frames=num_frames,
+        frame_size=(height, width),
+        duration_s=duration_s,
+        jpeg_quality=jpeg_quality,
+        meta=meta,
+    )
+    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    table_start = _table_start(len(header_bytes))
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        f.write(_PREFIX.pack(MAGIC, VERSION, 0, len(header_bytes)))
+        f.write(header_bytes)
+        f.write(b"\0" * (table_start - f.tell()))
+        f.write(b"\0" * (8 * (num_frames + 1)))  # the table, filled in at the end
+        offsets = _write_frames(f, batches, path, num_frames, (height, width), jpeg_quality)
+        f.seek(table_start)
+        f.write(offsets.tobytes())
+    log.info("wrote %s: %d frames, %.1f KB/frame", path, num_frames, _kb_per_frame(offsets))
+    return header
+
+
+def store_header(
+    path: str | os.PathLike[str],
+    *,
+    fps: float,
+    num_frames: int,
+    frame_size: tuple[int, int],
+    duration_s: float,
+    jpeg_quality: int,
+    meta: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The JSON header of a store: the format keys, then ``meta`` (which may not override
+    them; the error names ``path``)."""
     header: dict[str, Any] = {
         "format": FORMAT_NAME,
         "version": VERSION,
         "fps": float(fps),
         "num_frames": int(num_frames),
         "duration_s": float(duration_s),
-        "frame_size": [height, width],
+        "frame_size": list(frame_size),
         "codec": "jpeg",
         "jpeg_quality": int(jpeg_quality),
         "chroma_subsampling": CHROMA_SUBSAMPLING,
@@ -145,11 +180,31 @@ def write_store(
     if clash:
         raise ValueError(f"{path}: meta may not override format keys {clash}")
     header.update(meta or {})
-    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    table_start = _table_start(len(header_bytes))
-    data_start = table_start + 8 * (num_frames + 1)
+    return header
+
+
+def _write_frames(
+    f: BinaryIO,
+    batches: Iterable[np.ndarray],
+    path: str | os.PathLike[str],
+    num_frames: int,
+    frame_size: tuple[int, int],
+    quality: int,
+) -> np.ndarray:
+    """Encode ``batches`` to JPEG and append them to ``f``, encoding one batch in a helper
+    thread while ``batches`` produces the next one.
+
+    Returns:
+        int64 (num_frames + 1,) absolute offsets: frame k is bytes [o[k], o[k + 1]).
+
+    Raises:
+        ValueError: For a batch of the wrong shape or dtype, or a frame count other than
+            ``num_frames`` (naming ``path``).
+    """
+    height, width = frame_size
     offsets = np.empty(num_frames + 1, dtype="<i8")
-    offsets[0] = data_start
+    offsets[0] = f.tell()
+    written = 0
 
     def check(frames: np.ndarray) -> np.ndarray:
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (height, width, 3):
@@ -159,37 +214,28 @@ def write_store(
             )
         return frames
 
-    with atomic_path(path) as tmp, tmp.open("wb") as f, ThreadPoolExecutor(1) as pool:
-        f.write(_PREFIX.pack(MAGIC, VERSION, 0, len(header_bytes)))
-        f.write(header_bytes)
-        f.write(b"\0" * (table_start - f.tell()))
-        f.write(b"\0" * (data_start - table_start))  # the table, filled in at the end
-        written = 0
+    def flush(job: Future[list[bytes]]) -> None:
+        nonlocal written
+        jpegs = job.result()
+        if written + len(jpegs) > num_frames:
+            raise ValueError(f"{path}: more than num_frames={num_frames} frames given")
+        sizes = np.fromiter((len(j) for j in jpegs), dtype=np.int64, count=len(jpegs))
+        offsets[written + 1 : written + 1 + len(jpegs)] = offsets[written] + np.cumsum(sizes)
+        f.write(b"".join(jpegs))
+        written += len(jpegs)
+
+    with ThreadPoolExecutor(1) as pool:
         pending: Future[list[bytes]] | None = None
-
-        def flush(job: Future[list[bytes]]) -> None:
-            nonlocal written
-            jpegs = job.result()
-            if written + len(jpegs) > num_frames:
-                raise ValueError(f"{path}: more than num_frames={num_frames} frames given")
-            sizes = np.fromiter((len(j) for j in jpegs), dtype=np.int64, count=len(jpegs))
-            offsets[written + 1 : written + 1 + len(jpegs)] = offsets[written] + np.cumsum(sizes)
-            f.write(b"".join(jpegs))
-            written += len(jpegs)
-
         for frames in batches:
-            job = pool.submit(_encode, check(np.asarray(frames)), jpeg_quality)
+            job = pool.submit(_encode, check(np.asarray(frames)), quality)
             if pending is not None:
                 flush(pending)
             pending = job
         if pending is not None:
             flush(pending)
-        if written != num_frames:
-            raise ValueError(f"{path}: expected {num_frames} frames, got {written}")
-        f.seek(table_start)
-        f.write(offsets.tobytes())
-    log.info("wrote %s: %d frames, %.1f KB/frame", path, num_frames, _kb_per_frame(offsets))
-    return header
+    if written != num_frames:
+        raise ValueError(f"{path}: expected {num_frames} frames, got {written}")
+    return offsets
 
 
 def _kb_per_frame(offsets: np.ndarray) -> float:
@@ -275,7 +321,9 @@ class FrameStore:
         if not number(meta["fps"]) or meta["fps"] <= 0:
             raise self._fail(f"header field fps={meta['fps']!r} is not a number > 0")
         if not integer(meta["num_frames"]) or meta["num_frames"] < 1:
-            raise self._fail(f"header field num_frames={meta['num_frames']!r} is not an integer >= 1")
+            raise self._fail(
+                f"header field num_frames={meta['num_frames']!r} is not an integer >= 1"
+            )
         if not number(meta["duration_s"]) or meta["duration_s"] < 0:
             raise self._fail(f"header field duration_s={meta['duration_s']!r} is not a number >= 0")
         size = meta["frame_size"]

@@ -21,7 +21,13 @@ import torch
 from torch import Tensor, nn
 
 from comedian.models.heads import LinearHead
-from comedian.models.layers import LN_EPS, Transformer, init_weights, no_weight_decay_names
+from comedian.models.layers import (
+    LN_EPS,
+    Transformer,
+    init_weights,
+    no_weight_decay_names,
+    set_grad_checkpointing,
+)
 
 
 def num_masked(mask_ratio: float, num_tubelets: int) -> int:
@@ -82,7 +88,9 @@ class FactorizedEncoder(nn.Module):
             drop_path_rate=temporal_drop_path_rate,
             eps=LN_EPS,
         )
-        self.head = LinearHead(dim, num_classes) if num_classes > 0 else None
+        # Registered even when None: a head added later (reset_classifier) takes this place
+        # in the state dict, as in a model built with it.
+        self.register_module("head", LinearHead(dim, num_classes) if num_classes > 0 else None)
         nn.init.trunc_normal_(self.time_embed, std=0.02)
         self.temporal_transformer.apply(init_weights)
 
@@ -150,6 +158,19 @@ class FactorizedEncoder(nn.Module):
                 "relative_position_bias_table",
             ),
         )
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute the activations of every spatial and temporal block in the backward pass
+        instead of keeping them (the memory of a 128-frame clip at 224 px, method.md §10)."""
+        set_grad_checkpointing(self, enable)
+
+    def get_classifier(self) -> nn.Module | None:
+        """The per-token linear head (None for a trunk)."""
+        return self.head
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head by a freshly initialized one of ``num_classes`` (0: no head)."""
+        self.head = LinearHead(self.num_features, num_classes) if num_classes > 0 else None
 
     # -- forward ----------------------------------------------------------------------------
     def forward_features(

@@ -12,10 +12,12 @@ exact GELU, stochastic depth. Parameter names are those of the reference impleme
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 #: LayerNorm epsilon of the ViT/ViViT trunks (checkpoints.md §2: "eps 1e-6 everywhere").
 LN_EPS = 1e-6
@@ -130,6 +132,23 @@ class Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+def run_blocks(blocks: Iterable[nn.Module], x: Tensor, grad_checkpointing: bool) -> Tensor:
+    """Apply ``blocks`` in order, each under activation checkpointing when asked.
+
+    With checkpointing, a block keeps only its input for the backward pass and recomputes its
+    activations there (non-reentrant ``torch.utils.checkpoint``; the RNG state is restored, so
+    stochastic depth draws the same samples twice and the gradients are those without it). It
+    is skipped where no gradient is recorded (evaluation, ``torch.no_grad``).
+    """
+    if grad_checkpointing and torch.is_grad_enabled():
+        for block in blocks:
+            x = checkpoint(block, x, use_reentrant=False)
+        return x
+    for block in blocks:
+        x = block(x)
+    return x
+
+
 def drop_path_rates(rate: float, depth: int) -> list[float]:
     """Stochastic-depth rate of each block: linear from 0 to ``rate`` (timm's schedule)."""
     if depth <= 1:
@@ -155,12 +174,12 @@ class Transformer(nn.Module):
             for p in drop_path_rates(drop_path_rate, depth)
         )
         self.norm = nn.LayerNorm(dim, eps=eps)
+        #: Recompute each block's activations in the backward pass (:func:`run_blocks`).
+        self.grad_checkpointing = False
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, N, D) -> (B, N, D), normalized."""
-        for block in self.blocks:
-            x = block(x)
-        return self.norm(x)
+        return self.norm(run_blocks(self.blocks, x, self.grad_checkpointing))
 
 
 def check_geometry(img_size: int, patch_size: int, num_frames: int = 0, tube_size: int = 1) -> None:
@@ -217,6 +236,14 @@ class TubeletEmbed(nn.Module):
         if self.norm is not None:
             x = self.norm(x)
         return x
+
+
+def set_grad_checkpointing(model: nn.Module, enable: bool) -> None:
+    """Switch activation checkpointing of every block stack inside ``model`` (the modules with
+    a ``grad_checkpointing`` flag: :class:`Transformer`, the Swin stages, the ViT)."""
+    for module in model.modules():
+        if hasattr(module, "grad_checkpointing"):
+            module.grad_checkpointing = bool(enable)
 
 
 def init_weights(module: nn.Module) -> None:

@@ -31,11 +31,16 @@ from torch import nn
 from comedian import hub
 from comedian.models import (
     ReferenceWeightsError,
+    SpottingBackbone,
     build_model,
+    check_pretrainable,
+    conform,
+    entry,
     infer_model_kwargs,
     init_from_vit,
     load_reference_state_dict,
     model_from_checkpoint,
+    spotting_archs,
 )
 from comedian.models.reference import split_reference_keys, unwrap_state_dict
 
@@ -81,7 +86,7 @@ def model_from_reference(
         The model, its builder kwargs and a report (``mode`` and what was loaded).
     """
     state_dict = unwrap_state_dict(obj, source)
-    if arch == "vivit_tiny" and is_vit_layout(state_dict):
+    if entry(arch).pretrainable and is_vit_layout(state_dict):
         vit = infer_model_kwargs("vit_tiny", state_dict)
         kwargs = {k: vit[k] for k in ("img_size", "patch_size", "tube_size", "embed_dim", "depth")}
         kwargs.update(overrides or {})
@@ -202,8 +207,6 @@ def init_trunk(model: nn.Module, path: str | Path, trust_pickle: bool = False) -
     return {"mode": "trunk", "copied": len(trunk_keys), "unused": unused}
 
 
-#: The only architecture with a spatial ViT to pretrain and a temporal stage to distill into.
-PRETRAINED_ARCH = "vivit_tiny"
 #: ViViT builder keys that the step-1 ViT shares (method.md §5 initialization).
 VIT_KEYS = (
     "img_size", "patch_size", "tube_size", "in_chans", "embed_dim", "depth", "num_heads",
@@ -213,15 +216,7 @@ VIT_KEYS = (
 
 def check_arch(arch: str, stage: str) -> None:
     """Refuse runs whose architecture the pretraining stages cannot serve (one line)."""
-    if arch != PRETRAINED_ARCH:
-        raise ValueError(
-            f"{stage}: arch {arch!r} cannot be pretrained; steps 1-2 exist for "
-            f"{PRETRAINED_ARCH} only (set pretrain: false for this run)"
-        )
-
-
-#: Architectures with a per-token spotting head (method.md §6, §10).
-SPOTTING_ARCHS = ("vivit_tiny", "viswin_tiny")
+    check_pretrainable(arch, stage)
 
 
 def load_spotting_model(
@@ -239,17 +234,17 @@ def load_spotting_model(
     from comedian.data.windows import WINDOW_TOKENS
 
     model, arch, kwargs = load_weights(path, arch, trust_pickle=trust_pickle)
-    head = getattr(model, "head", None)
+    head = model.get_classifier()
     linears = [] if head is None else [m for m in head.modules() if isinstance(m, nn.Linear)]
     classes = linears[-1].out_features if linears else None
-    if arch not in SPOTTING_ARCHS or classes != NUM_CLASSES:
+    if arch not in spotting_archs() or classes != NUM_CLASSES:
         what = "no head" if head is None else f"a {classes}-class head"
         raise ReferenceWeightsError(
             f"{path}: holds a {arch} model with {what}; spotting needs a "
-            f"{' or '.join(SPOTTING_ARCHS)} model with a {NUM_CLASSES}-class head "
+            f"{' or '.join(spotting_archs())} model with a {NUM_CLASSES}-class head "
             "(a finetune_head or finetune model.pt)"
         )
-    tokens = getattr(model, "num_tubelets", WINDOW_TOKENS)
+    tokens = conform(model, SpottingBackbone).num_tubelets
     if tokens != WINDOW_TOKENS:
         raise ReferenceWeightsError(
             f"{path}: holds a {arch} model for clips of {tokens} tokens; spotting reads clips of "

@@ -146,58 +146,15 @@ def load_reference_state_dict(
     ours_head = {k[len(_OUR_HEAD) :]: v for k, v in ours.items() if k.startswith(_OUR_HEAD)}
 
     report = LoadReport(dropped=dropped)
-    new: dict[str, Tensor] = {}
-    missing: list[str] = []
-    mismatched: list[str] = []
-    for key, mine in ours_trunk.items():
-        theirs = trunk.get(key)
-        if _RECOMPUTED_RE.search(key):
-            if theirs is not None and tuple(theirs.shape) != tuple(mine.shape):
-                mismatched.append(f"{key}: file {tuple(theirs.shape)}, model {tuple(mine.shape)}")
-            report.recomputed.append(key)
-            continue
-        if theirs is None:
-            missing.append(key)
-        elif tuple(theirs.shape) != tuple(mine.shape):
-            mismatched.append(f"{key}: file {tuple(theirs.shape)}, model {tuple(mine.shape)}")
-        else:
-            new[key] = theirs
-    unmatched = [k for k in trunk if k not in ours_trunk]
-
-    if ours_head and head:
-        for key, mine in ours_head.items():
-            theirs = head.get(key)
-            if theirs is None:
-                missing.append(f"{_REF_HEAD}{key}")
-            elif tuple(theirs.shape) != tuple(mine.shape):
-                mismatched.append(
-                    f"{_REF_HEAD}{key}: file {tuple(theirs.shape)}, model {tuple(mine.shape)}"
-                )
-            else:
-                new[_OUR_HEAD + key] = theirs
-        unmatched += [f"{_REF_HEAD}{k}" for k in head if k not in ours_head]
-        report.head = "loaded"
-    elif ours_head:
-        if require_head:
-            missing += [f"{_REF_HEAD}{k}" for k in ours_head]
-        report.head = "missing"
-    elif head:
-        report.head = "ignored"
-
-    if missing or unmatched or mismatched:
-        parts = [f"{source}: the reference weights do not fit {type(model).__name__}"]
-        if missing:
-            parts.append(_listing("missing (model keys absent from the file)", missing))
-        if unmatched:
-            parts.append(_listing("unmatched (file keys the model does not have)", unmatched))
-        if mismatched:
-            parts.append(_listing("shape mismatches", mismatched))
-        raise ReferenceWeightsError("\n".join(parts) + _hint(model, trunk))
+    plan = _match_trunk(ours_trunk, trunk, report)
+    _match_head(ours_head, head, plan, report, require_head)
+    if plan.missing or plan.unmatched or plan.mismatched:
+        raise _unfit_error(model, source, plan, trunk)
 
     with torch.no_grad():
-        for key, value in new.items():
+        for key, value in plan.new.items():
             ours[key].copy_(value)
-    report.loaded = sorted(new)
+    report.loaded = sorted(plan.new)
     if report.head == "missing":
         log.warning("%s: no head_class.* in the file; the model's head keeps its init", source)
     elif report.head == "ignored":
@@ -210,6 +167,86 @@ def load_reference_state_dict(
         len(report.recomputed),
     )
     return report
+
+
+@dataclass
+class _LoadPlan:
+    """What a reference state dict gives a model: the tensors to copy (our keys) and what
+    does not fit (missing, unmatched and mis-shaped keys, as listed in the error)."""
+
+    new: dict[str, Tensor] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
+
+def _shapes(key: str, theirs: Tensor, mine: Tensor) -> str:
+    return f"{key}: file {tuple(theirs.shape)}, model {tuple(mine.shape)}"
+
+
+def _match_trunk(
+    ours_trunk: Mapping[str, Tensor], trunk: Mapping[str, Tensor], report: LoadReport
+) -> _LoadPlan:
+    """Every trunk tensor of the model must come from the file with its shape; the geometry
+    buffers are recomputed (listed in ``report.recomputed``), checked in shape when present."""
+    plan = _LoadPlan()
+    for key, mine in ours_trunk.items():
+        theirs = trunk.get(key)
+        if _RECOMPUTED_RE.search(key):
+            if theirs is not None and tuple(theirs.shape) != tuple(mine.shape):
+                plan.mismatched.append(_shapes(key, theirs, mine))
+            report.recomputed.append(key)
+            continue
+        if theirs is None:
+            plan.missing.append(key)
+        elif tuple(theirs.shape) != tuple(mine.shape):
+            plan.mismatched.append(_shapes(key, theirs, mine))
+        else:
+            plan.new[key] = theirs
+    plan.unmatched = [k for k in trunk if k not in ours_trunk]
+    return plan
+
+
+def _match_head(
+    ours_head: Mapping[str, Tensor],
+    head: Mapping[str, Tensor],
+    plan: _LoadPlan,
+    report: LoadReport,
+    require_head: bool,
+) -> None:
+    """The head: loaded when both have one, else left at its init (or required), or the
+    file's ignored; ``report.head`` says which."""
+    if ours_head and head:
+        for key, mine in ours_head.items():
+            theirs = head.get(key)
+            if theirs is None:
+                plan.missing.append(f"{_REF_HEAD}{key}")
+            elif tuple(theirs.shape) != tuple(mine.shape):
+                plan.mismatched.append(_shapes(f"{_REF_HEAD}{key}", theirs, mine))
+            else:
+                plan.new[_OUR_HEAD + key] = theirs
+        plan.unmatched += [f"{_REF_HEAD}{k}" for k in head if k not in ours_head]
+        report.head = "loaded"
+    elif ours_head:
+        if require_head:
+            plan.missing += [f"{_REF_HEAD}{k}" for k in ours_head]
+        report.head = "missing"
+    elif head:
+        report.head = "ignored"
+
+
+def _unfit_error(
+    model: nn.Module, source: str, plan: _LoadPlan, trunk: Mapping[str, Tensor]
+) -> ReferenceWeightsError:
+    """The error listing every key that does not fit, with a hint for a step-1 ViT file."""
+    parts = [f"{source}: the reference weights do not fit {type(model).__name__}"]
+    if plan.missing:
+        parts.append(_listing("missing (model keys absent from the file)", plan.missing))
+    if plan.unmatched:
+        parts.append(_listing("unmatched (file keys the model does not have)", plan.unmatched))
+    if plan.mismatched:
+        parts.append(_listing("shape mismatches", plan.mismatched))
+    return ReferenceWeightsError("\n".join(parts) + _hint(model, trunk))
 
 
 def to_reference_state_dict(model: nn.Module, prefix: str = "trunk.transformer.") -> dict:

@@ -166,6 +166,23 @@ class ResNet3D(nn.Module):
         """Parameters without weight decay: BatchNorm parameters and biases."""
         return no_weight_decay_names(self)
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Refused: recomputing a stage in the backward pass would update every BatchNorm's
+        running statistics twice a step (the teacher fits in memory without it)."""
+        if enable:
+            raise ValueError(
+                "resnet3d_50: gradient checkpointing is not supported (BatchNorm statistics "
+                "would be updated twice a step)"
+            )
+
+    def get_classifier(self) -> nn.Module | None:
+        """The linear head on the pooled features (None without one)."""
+        return self.head
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head by a freshly initialized one of ``num_classes`` (0: no head)."""
+        self.head = LinearHead(self.num_features, num_classes) if num_classes > 0 else None
+
     def forward_features(self, x: Tensor) -> Tensor:
         """Globally pooled features.
 

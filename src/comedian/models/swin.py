@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from comedian.models.layers import Attention, DropPath, Mlp, init_weights
+from comedian.models.layers import Attention, DropPath, Mlp, init_weights, run_blocks
 
 #: Every LayerNorm of the ViSwin uses eps 1e-6 like the ViT's (method.md §10): the reference
 #: hands one eps-1e-6 norm layer to the whole Swin, so timm's default 1e-5 is not what the
@@ -216,10 +216,11 @@ class SwinStage(nn.Module):
             for i in range(depth)
         )
         self.downsample = PatchMerging(dim, resolution) if downsample else None
+        #: Recompute each block's activations in the backward pass (``run_blocks``).
+        self.grad_checkpointing = False
 
     def forward(self, x: Tensor) -> Tensor:
-        for block in self.blocks:
-            x = block(x)
+        x = run_blocks(self.blocks, x, self.grad_checkpointing)
         return x if self.downsample is None else self.downsample(x)
 
 

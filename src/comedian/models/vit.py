@@ -25,6 +25,8 @@ from comedian.models.layers import (
     drop_path_rates,
     init_weights,
     no_weight_decay_names,
+    run_blocks,
+    set_grad_checkpointing,
 )
 
 
@@ -71,6 +73,8 @@ class VisionTransformer(nn.Module):
         )
         self.norm = nn.LayerNorm(embed_dim, eps=LN_EPS)
         self.head = LinearHead(embed_dim, num_classes) if num_classes > 0 else None
+        #: Recompute each block's activations in the backward pass (:meth:`set_grad_checkpointing`).
+        self.grad_checkpointing = False
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -82,6 +86,18 @@ class VisionTransformer(nn.Module):
     def no_weight_decay(self) -> set[str]:
         """Parameters without weight decay: norms, biases, position embedding, CLS (§2)."""
         return no_weight_decay_names(self, extra=("pos_embed", "cls_token"))
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute the blocks' activations in the backward pass instead of keeping them."""
+        set_grad_checkpointing(self, enable)
+
+    def get_classifier(self) -> nn.Module | None:
+        """The linear head on the CLS token (None for the step-1 trunk)."""
+        return self.head
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head by a freshly initialized one of ``num_classes`` (0: no head)."""
+        self.head = LinearHead(self.num_features, num_classes) if num_classes > 0 else None
 
     def forward_features(self, x: Tensor) -> Tensor:
         """All tokens after the final norm.
@@ -98,8 +114,7 @@ class VisionTransformer(nn.Module):
         tokens = tokens[:, 0]  # (B, N, D)
         cls = self.cls_token.expand(tokens.shape[0], -1, -1)  # (B, 1, D)
         tokens = torch.cat([cls, tokens], dim=1) + self.pos_embed  # (B, 1 + N, D)
-        for block in self.blocks:
-            tokens = block(tokens)
+        tokens = run_blocks(self.blocks, tokens, self.grad_checkpointing)
         return self.norm(tokens)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:

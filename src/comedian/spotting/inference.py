@@ -34,6 +34,7 @@ from comedian.data.spotting import SpottingClips, collate_clips
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.data.windows import CLIP_ROWS, ROWS_PER_TOKEN, window_starts
 from comedian.models.factorized import FactorizedEncoder
+from comedian.models.protocol import SpottingBackbone, conform
 from comedian.spotting.merge import merge_windows
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,9 @@ def score_halves(
     dev = pick_device(device) if isinstance(device, str) else device
     bf16 = dev.type == "cuda" if bf16 is None else bf16
     model = model.to(dev).eval()
-    transform = ClipAugment(AugmentConfig.evaluation(int(getattr(model, "img_size", 224)))).eval()
+    transform = ClipAugment(
+        AugmentConfig.evaluation(conform(model, SpottingBackbone).img_size)
+    ).eval()
     if shared_seconds and isinstance(model, FactorizedEncoder):
         return [
             _score_half_shared(model, h, transform, batch_size, dev, bf16, progress) for h in halves

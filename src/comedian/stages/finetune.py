@@ -33,7 +33,7 @@ from comedian.data.samplers import KeySampler, TrainWindowSampler, inference_key
 from comedian.data.soccernet import LABELS_NAME, NUM_CLASSES
 from comedian.data.spotting import SpottingClips, collate_clips
 from comedian.guards import join_inside, refuse_overwrite, run_outputs
-from comedian.models import build_model
+from comedian.models import SpottingBackbone, build_model, conform
 from comedian.models.loading import init_trunk, load_spotting_model
 from comedian.spotting.metrics import read_labels
 from comedian.tasks.base import TrainTask
@@ -80,6 +80,10 @@ class Config(SpottingConfig):
     )
     val_every_n_epochs: int = field(default=1, metadata={"help": "validation period (epochs)"})
     eval_batch_size: int = field(default=64, metadata={"help": "windows per validation batch"})
+    grad_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "recompute the blocks' activations in backward: less memory, more time"},
+    )
 
     #: Stage B takes its model whole from --init: ``arch`` and ``model`` may only repeat it.
     ARCH_FROM_INIT = True
@@ -139,6 +143,7 @@ def train_spotting(cfg: Config, paths: Paths, *, stage: str, freeze_trunk: bool)
     )
     TrainTask.seed_everything(cfg.seed)
     model, arch, kwargs = build_spotting_model(cfg, paths, stage)
+    conform(model, SpottingBackbone).set_grad_checkpointing(cfg.grad_checkpointing)
     train_halves = split_halves(paths.games, cfg.train_split, paths.frames, paths.labels)
     sampler = TrainWindowSampler(
         [h.num_rows for h in train_halves], cfg.random_windows, seed=cfg.seed

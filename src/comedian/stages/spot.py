@@ -41,6 +41,7 @@ from comedian.data.halves import Half
 from comedian.data.soccernet import CLASSES, NUM_CLASSES, RESULTS_NAME, format_game_time
 from comedian.errors import UsageError
 from comedian.guards import refuse_overwrite
+from comedian.models import SpottingBackbone, conform
 from comedian.models.loading import load_spotting_model
 from comedian.plots import plot_timeline
 from comedian.spotting.results import ROW_MS, peaks_to_predictions, write_results
@@ -106,7 +107,7 @@ def spot_scores(cfg: Config, videos: tuple[Path, ...], weights: Path) -> dict[in
     from comedian.spotting.inference import pick_device, score_halves  # torch: import late
 
     model, arch, _ = load_spotting_model(weights, cfg.arch, trust_pickle=cfg.trust_pickle)
-    size = int(getattr(model, "img_size", 224))
+    size = conform(model, SpottingBackbone).img_size
     device = pick_device(cfg.device)
     log.info("%s: %s model, %dx%d input, on %s", weights, arch, size, size, device)
     with tempfile.TemporaryDirectory(prefix="comedian-spot-") as tmp:

@@ -25,6 +25,7 @@ from comedian.config import check_number
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.losses import FeatureQueue, SceConfig, sce_token_loss
 from comedian.models.heads import build_projector
+from comedian.models.protocol import SpottingBackbone, conform
 from comedian.tasks.base import TrainTask
 from comedian.training import TrainConfig
 
@@ -58,12 +59,12 @@ class DistillTask(TrainTask):
 
     def __init__(self, model: nn.Module, cfg: DistillConfig, *, teacher_dim: int) -> None:
         super().__init__(cfg)
-        if getattr(model, "head", None) is not None:
+        if model.get_classifier() is not None:
             raise ValueError("distillation trains the trunk: build the ViViT without a head")
         self.model = model
         self.projector = build_projector(int(model.num_features), cfg.proj_hidden, teacher_dim)
         self.queue = FeatureQueue(cfg.queue_size, teacher_dim, seed=cfg.seed)
-        img_size = int(getattr(model, "img_size", 224))
+        img_size = conform(model, SpottingBackbone).img_size
         self.transform = ClipAugment(dataclasses.replace(cfg.augment, img_size=img_size))
 
     def on_after_batch_transfer(self, batch: dict[str, Tensor], dataloader_idx: int) -> dict:

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from comedian.data.halves import Half
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.losses.spotting import MixupConfig, random_mixup, spotting_loss
+from comedian.models.protocol import SpottingBackbone, conform
 from comedian.spotting.merge import merge_windows
 from comedian.spotting.settings import NmsSetting
 from comedian.spotting.sweep import sweep_nms
@@ -89,11 +90,11 @@ class SpottingTask(TrainTask):
         valid: ValidSet | None = None,
     ) -> None:
         super().__init__(cfg)
-        if getattr(model, "head", None) is None:
+        if model.get_classifier() is None:
             raise ValueError("the spotting model needs a head (num_classes=17)")
         self.model = model
         self.freeze_trunk = freeze_trunk
-        img_size = int(getattr(model, "img_size", 224))
+        img_size = conform(model, SpottingBackbone).img_size
         augment = dataclasses.replace(cfg.augment, img_size=img_size)
         self.train_transform = ClipAugment(augment).train()
         self.eval_transform = ClipAugment(AugmentConfig.evaluation(img_size)).eval()

@@ -27,6 +27,7 @@ from comedian.config import check_number
 from comedian.data.transforms import AugmentConfig, ClipAugment
 from comedian.losses import FeatureQueue, SceConfig, momentum_schedule, sce_loss
 from comedian.models.heads import build_predictor, build_projector
+from comedian.models.protocol import VideoTransformer, conform
 from comedian.tasks.base import TrainTask
 from comedian.training import TrainConfig
 
@@ -74,7 +75,7 @@ class SslTask(TrainTask):
         for p in (*self.momentum_trunk.parameters(), *self.momentum_projector.parameters()):
             p.requires_grad_(False)
         self.queue = FeatureQueue(cfg.queue_size, cfg.proj_dim, seed=cfg.seed)
-        img_size = int(getattr(trunk, "img_size", 224))
+        img_size = conform(trunk, VideoTransformer).img_size
         self.view1 = ClipAugment(dataclasses.replace(cfg.view1, img_size=img_size))
         self.view2 = ClipAugment(dataclasses.replace(cfg.view2, img_size=img_size))
         self.last_momentum = cfg.momentum

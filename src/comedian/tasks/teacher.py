@@ -53,7 +53,7 @@ class TeacherTask(TrainTask):
 
     def __init__(self, model: nn.Module, cfg: TeacherConfig) -> None:
         super().__init__(cfg)
-        if getattr(model, "head", None) is None:
+        if model.get_classifier() is None:
             raise ValueError("the teacher needs a head (num_classes=17) to fine-tune")
         self.model = model
         self.transform = ClipAugment(dataclasses.replace(cfg.augment, img_size=cfg.img_size))
