@@ -742,31 +742,17 @@ def position_sampler(loader: DataLoader, ckpt: Path | None) -> None:
     for a checkpoint taken mid-epoch, past the batches already trained on.
 
     Lightning restores the step and the epoch counters but restarts a plain DataLoader at
-    its first batch; the samplers here (``resume_at``) skip the batches instead, so the
-    resumed run sees the batches the killed one would have seen next. Called once the
-    process group is up (:class:`PositionSampler`): a sampler's length is this rank's share.
+    its first batch; the samplers here skip the batches instead, so the resumed run sees the
+    batches the killed one would have seen next. The position is resolved by the sampler when
+    it is next iterated (``resume_after_step``): by then DDP has started the process group and
+    an epoch's length is this rank's share; before it, every rank would count the whole epoch
+    as its own and skip to the wrong epoch and batch.
     """
     sampler = getattr(loader, "sampler", None)
-    if ckpt is None or not hasattr(sampler, "resume_at"):
+    if ckpt is None or not hasattr(sampler, "resume_after_step"):
         return
     step = read_resume_header(ckpt)["global_step"]
-    per_epoch = len(loader)
-    if per_epoch < 1:
-        return
-    epoch, done = divmod(step, per_epoch)
-    sampler.resume_at(epoch, done * int(loader.batch_size or 1))
-
-
-class PositionSampler(pl.Callback):
-    """:func:`position_sampler` at the start of training, after DDP has started the process
-    group and before the first epoch's iterator: before it, every rank would count the whole
-    epoch as its own and skip to the wrong epoch and batch."""
-
-    def __init__(self, loader: DataLoader, ckpt: Path | None) -> None:
-        self.loader, self.ckpt = loader, ckpt
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        position_sampler(self.loader, self.ckpt)
+    sampler.resume_after_step(step, int(loader.batch_size or 1))
 
 
 def teardown_distributed() -> None:
@@ -802,8 +788,8 @@ def fit_resumable(
     """
     try:
         ckpt = resume_checkpoint(out_dir, config_digest(cfg))
+        position_sampler(train_loader, ckpt)
         trainer = build()
-        trainer.callbacks.append(PositionSampler(train_loader, ckpt))
         trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt, weights_only=True)
     finally:
         teardown_distributed()

@@ -34,7 +34,8 @@ OWN = {
               "augment": AugmentConfig.finetune(), "trust_pickle": False},
     finetune_head: {"random_windows": 23, "mixup_alpha": 0.1,
                     "augment": AugmentConfig.finetune(), "train_split": "train",
-                    "valid_split": "valid", "val_every_n_epochs": 1, "eval_batch_size": 64},
+                    "valid_split": "valid", "val_every_n_epochs": 1, "eval_batch_size": 64,
+                    "grad_checkpointing": False},
 }  # fmt: skip
 OWN[finetune] = OWN[finetune_head]
 

@@ -67,12 +67,15 @@ class Sharded(Sampler[Key]):
     Resume: :meth:`resume_at` sets the epoch and a number of this rank's keys to skip; the
     next iteration starts past them (then the skip is spent): a run resumed from a checkpoint
     taken mid-epoch sees the keys the interrupted run would have seen next.
+    :meth:`resume_after_step` does the same from a global step, resolved when the sampler is
+    next iterated, i.e. inside the process group, where an epoch's length is this rank's share.
     """
 
     _rank: int | None
     _world_size: int | None
     epoch: int = 0
     _skip: int = 0
+    _after_step: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -83,6 +86,23 @@ class Sharded(Sampler[Key]):
             raise ValueError(f"resume position must be >= 0, got epoch {epoch}, skip {skip}")
         self.epoch = int(epoch)
         self._skip = int(skip)
+
+    def resume_after_step(self, step: int, batch_size: int) -> None:
+        """Start the next iteration after ``step`` optimizer steps of ``batch_size`` keys a
+        rank (the epoch and the keys to skip follow from this rank's epoch length, known only
+        once the process group is up)."""
+        if step < 0 or batch_size < 1:
+            raise ValueError(f"resume position: step {step} >= 0, batch {batch_size} >= 1")
+        self._after_step = (int(step), int(batch_size))
+
+    def _position(self) -> None:
+        """Apply a pending :meth:`resume_after_step` (before the epoch's keys are drawn)."""
+        if self._after_step is None:
+            return
+        (step, batch), self._after_step = self._after_step, None
+        per_epoch = -(-len(self) // batch)  # the DataLoader keeps a last partial batch
+        epoch, done = divmod(step, per_epoch)
+        self.resume_at(epoch, done * batch)
 
     def _resumed(self, keys: list[Key]) -> Iterator[Key]:
         skip, self._skip = self._skip, 0
@@ -128,6 +148,7 @@ class ShuffledKeys(Sharded):
         return [self.keys[j] for j in order]
 
     def __iter__(self) -> Iterator[Key]:
+        self._position()
         return self._resumed(_shard(self.epoch_keys(), self.rank, self.world_size, pad=True))
 
     def __len__(self) -> int:
