@@ -151,6 +151,8 @@ def main() -> None:
         "of one core, robust to other work on the machine (above 0 workers: wall-clock)",
     )
     args = p.parse_args()
+    if args.cpu_time:
+        torch.set_num_threads(1)  # as in a DataLoader worker; idle OpenMP threads spin on CPU
     halves = split_halves(args.games, "train", args.frames, args.labels)
     variants = {"": halves}
     if args.clip_frames:

@@ -227,6 +227,8 @@ def main() -> None:
     p.add_argument("--paper", action="store_true", help="the paper's models (224 px)")
     p.add_argument("--no-step", action="store_true", help="loaders only")
     args = p.parse_args()
+    if args.cpu_time:
+        torch.set_num_threads(1)  # as in a DataLoader worker; idle OpenMP threads spin on CPU
     cores = len(os.sched_getaffinity(0))
     warnings.filterwarnings("ignore", message=".*self.log.*")  # no Trainer in this loop
     print(
