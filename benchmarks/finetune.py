@@ -19,7 +19,8 @@ alternately ``--repeats`` times in the same process (best of each), and the rati
 ``--decode-options`` also times the JPEG decoding of 128-frame clips on one core (one ``pread``
 a clip, as the stores read) with libjpeg-turbo's defaults against its faster, pixel-changing
 modes (simplejpeg ``fastdct``, ``fastupsample``) and against decoding a clip's frames in threads
-(simplejpeg releases the GIL), for each store.
+(simplejpeg releases the GIL), for each store, and the clips per CPU second of decoding each
+batch straight into one shared-memory tensor (what a loader worker hands over).
 """
 
 from __future__ import annotations
@@ -112,6 +113,25 @@ def decode_rates(store: FrameStore, repeats: int, clips: int = 8) -> dict[str, f
     return rates
 
 
+def batch_decode_rate(store: FrameStore, repeats: int, batch: int = 16, batches: int = 4) -> float:
+    """Clips per CPU second of one core decoding each batch of 128-frame clips straight into one
+    fresh shared-memory tensor (B, 128, H, W, 3), as a loader worker could hand it over: no
+    per-clip array, no stack, no copy into shared memory (the loaders today do all three)."""
+    starts = np.linspace(0, store.num_frames - 128, 8).astype(int).tolist()
+    jpegs = clip_jpegs(store, starts)
+    h, w = store.frame_size
+    best = 0.0
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(batches):
+            out = torch.empty((batch, 128, h, w, 3), dtype=torch.uint8).share_memory_().numpy()
+            for b in range(batch):
+                for i, data in enumerate(jpegs[b % len(jpegs)]):
+                    simplejpeg.decode_jpeg(data, colorspace="RGB", buffer=out[b, i])
+        best = max(best, batch * batches / (time.process_time() - start))
+    return best
+
+
 def step_rate(model_kwargs: dict, batch: dict, steps: int) -> float:
     """Training clips per second of one process (augmentation, forward, backward, step)."""
     model = build_model("vivit_tiny", num_classes=17, **model_kwargs).train()
@@ -170,6 +190,8 @@ def main() -> None:
         for v, hs in variants.items():
             for mode, r in decode_rates(hs[0].store, args.repeats).items():
                 print(f"JPEG decode {v} {hs[0].store.frame_size}, {mode}: {r:.0f} frames/s")
+            r = batch_decode_rate(hs[0].store, args.repeats)
+            print(f"decode into a shared batch {v}: {r:.1f} clips per CPU second")
     rates: dict[tuple[str, int], float] = {}
     for _ in range(args.repeats):
         for v, hs in variants.items():
