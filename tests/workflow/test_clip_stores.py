@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from comedian.synth import SynthConfig
 
 #: The flag that names each stage's frame stores (a folder, or one half's store).
@@ -79,8 +81,11 @@ def test_paper_clip_stages_read_224_stores_and_pretraining_398(workflow):
     }
 
 
-def test_demo_reads_one_store_a_rate_as_before(workflow):
-    proc = workflow.run("-n", "-p")
+@pytest.mark.parametrize("clip_size", [None, [32, 32]])
+def test_demo_reads_one_store_a_rate_as_before(workflow, clip_size):
+    # clip_size null, or equal to decode.size: one store a rate and half, read by every stage
+    path = workflow.write_config("clip.yaml", {"decode": {"clip_size": clip_size}})
+    proc = workflow.run("-n", "-p", "--configfile", "config/config.yaml", str(path))
     jobs = planned(proc.stdout)
     n_games = SynthConfig().train + SynthConfig().valid + SynthConfig().test
     decodes = decode_jobs(jobs)
