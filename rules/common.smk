@@ -54,6 +54,7 @@ wildcard_constraints:
     split="train|valid|test|challenge",
     run="[A-Za-z0-9_.-]+",
     fps="[0-9]+",
+    size="(_[0-9]+x[0-9]+)?",
 
 
 def sets(section, skip=()):
@@ -93,16 +94,45 @@ def labels(wildcards):
     return str(game_dir(wildcards.game) / LABELS_NAME)
 
 
-def decoded_stores(rates=None, splits=None):
-    """Frame stores of every half of every game (of `splits`) at every decode rate."""
+# Frame stores (method.md §0). Pretraining (step 1) takes a random resized crop of the whole
+# frame: it reads the 2 fps stores at decode.size, results/decode/2fps/. Every other stage
+# squashes frames to the model's input size: it reads the stores at decode.clip_size (absent or
+# null: the same stores), which live in results/decode/<fps>fps_<H>x<W>/ when that size is not
+# decode.size (CLIP_STORE, the folder suffix; the rule decode reads the size back from it).
+CLIP_SIZE = config["decode"].get("clip_size")
+CLIP_STORE = (
+    ""
+    if CLIP_SIZE in (None, config["decode"].get("size"))
+    else "_{}x{}".format(*CLIP_SIZE)
+)
+
+
+def decoded_stores(rates=None, splits=None, store=None):
+    """Frame stores of every half of every game (of `splits`) at every decode rate: the clip
+    stages' (`store` None: CLIP_STORE), or pretraining's (`store` "")."""
     rates = config["decode"]["rates"] if rates is None else rates
     games = GAMES if splits is None else GAMES[GAMES["split"].isin(splits)]
     return expand(
-        "results/decode/{fps}fps/{game}/{half}.frames",
+        "results/decode/{fps}fps{size}/{game}/{half}.frames",
         fps=rates,
+        size=[CLIP_STORE if store is None else store],
         game=games["slug"],
         half=HALVES,
     )
+
+
+def clip_frames_dir(fps):
+    """The folder of the stores at `fps` that the clip stages read (see CLIP_STORE)."""
+    return paths.FRAMES_DIR.format(fps=fps) + CLIP_STORE
+
+
+def decode_sets(wildcards):
+    """Params function: the decode section as `--set` items for one store; a folder suffix
+    `_<H>x<W>` (a store at decode.clip_size) sets its size."""
+    section = dict(config["decode"])
+    if wildcards.size:
+        section["size"] = [int(v) for v in wildcards.size[1:].split("x")]
+    return sets(section, skip=("rates", "clip_size"))
 
 
 # Model runs (config `runs`): each name is a {run}. A run trains (finetune_head -> finetune)
@@ -155,11 +185,12 @@ def run_sets(stage):
     return params
 
 
-def split_stores(*splits):
-    """Input function: the 2 fps frame stores of the games of `splits`."""
+def split_stores(*splits, store=None):
+    """Input function: the 2 fps frame stores of the games of `splits` (the clip stages', or
+    pretraining's with `store` "")."""
 
     def stores(wildcards):
-        return decoded_stores(rates=[2], splits=splits)
+        return decoded_stores(rates=[2], splits=splits, store=store)
 
     return stores
 

@@ -79,17 +79,17 @@ rule decode:
     input:
         video=video_input,
     output:
-        store="results/decode/{fps}fps/{game}/{half}.frames",
+        store="results/decode/{fps}fps{size}/{game}/{half}.frames",
     log:
-        "logs/decode/{fps}fps/{game}/{half}.log",
+        "logs/decode/{fps}fps{size}/{game}/{half}.log",
     benchmark:
-        "benchmarks/decode/{fps}fps/{game}/{half}.tsv"
+        "benchmarks/decode/{fps}fps{size}/{game}/{half}.tsv"
     conda:
         "../environment.yml"
     threads: 1
     params:
         video=video,
-        sets=sets(config["decode"], skip=("rates",)),
+        sets=decode_sets,
     shell:
         "python -m comedian decode --video {params.video:q} --out {output.store:q} "
         "--fps {wildcards.fps} --set num_threads={threads} {params.sets} > {log:q} 2>&1"

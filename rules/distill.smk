@@ -28,7 +28,7 @@ rule distill:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=P.FRAMES_DIR.format(fps=2),
+        frames=clip_frames_dir(2),
         features=bank_folder("features"),
         sets=run_sets("distill"),
         launch=launch_prefix,

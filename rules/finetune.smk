@@ -30,7 +30,7 @@ rule finetune_head:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=P.FRAMES_DIR.format(fps=2),
+        frames=clip_frames_dir(2),
         root=DATA_ROOT,
         init=init_arg,
         sets=run_sets("finetune_head"),
@@ -63,7 +63,7 @@ rule finetune:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=P.FRAMES_DIR.format(fps=2),
+        frames=clip_frames_dir(2),
         root=DATA_ROOT,
         sets=run_sets("finetune"),
         no_valid=NO_VALID,

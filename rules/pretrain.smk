@@ -1,6 +1,8 @@
 # Step 1 (method.md §2): self-supervised pretraining of each pretrained run's spatial ViT
 # (config runs.<run>.pretrain: true). Writes the exported ViT (protected), a per-step CSV log and
-# the resolved config; the rolling resume checkpoint stays in the hidden .resume/ folder.
+# the resolved config; the rolling resume checkpoint stays in the hidden .resume/ folder. It reads
+# the 2 fps stores at decode.size (its random resized crop needs the whole frame), every later
+# stage those at decode.clip_size (rules/common.smk, CLIP_STORE).
 
 from comedian import paths as P
 
@@ -8,7 +10,7 @@ from comedian import paths as P
 rule pretrain:
     input:
         games=P.GAMES_TABLE,
-        stores=split_stores("train"),
+        stores=split_stores("train", store=""),
     output:
         model=protected(P.MODEL.replace("{stage}", "pretrain")),
         log=P.TRAIN_LOG.replace("{stage}", "pretrain"),

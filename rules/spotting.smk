@@ -65,7 +65,7 @@ rule predict:
     threads: ALL_CORES
     params:
         model=predict_weights,
-        frames=P.FRAMES_DIR.format(fps=2),
+        frames=clip_frames_dir(2),
         sets=predict_sets,
     shell:
         "python -m comedian predict --model {params.model:q} --games {input.games:q} "

@@ -23,8 +23,8 @@ rule teacher:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=P.FRAMES_DIR.format(fps=2),
-        frames4=P.FRAMES_DIR.format(fps=4),
+        frames=clip_frames_dir(2),
+        frames4=clip_frames_dir(4),
         root=DATA_ROOT,
         init=teacher_init_arg,
         sets=sets(config.get("teacher", {})),
@@ -39,8 +39,8 @@ rule teacher:
 rule extract_features:
     input:
         model=P.TEACHER_MODEL,
-        frames4=P.FRAMES.replace("{fps}", "4"),
-        frames=P.FRAMES.replace("{fps}", "2"),
+        frames4=f"{clip_frames_dir(4)}/{P.STORE_IN_DIR}",
+        frames=f"{clip_frames_dir(2)}/{P.STORE_IN_DIR}",
     output:
         features=P.FEATURES,
     log:

@@ -51,3 +51,55 @@ def test_spot_script_times_each_phase_and_compares_the_codes():
     assert "84 windows, 2700 encoded seconds" in run.stdout
     diff = float(re.search(r"max \|score difference\| (\S+)", run.stdout).group(1))
     assert diff < 1e-5
+
+
+def test_loader_scripts_compare_full_and_clip_size_stores(tmp_path):
+    """benchmarks/pretrain.py and finetune.py measure each loader on the full-size stores and
+    on the same halves' clip-size stores side by side (run by hand at the paper's size)."""
+    synth = ["--set", "train=1", "--set", "valid=0", "--set", "test=0", "--set", "seed=1",
+             "--set", "half_duration_s=66.0", "--set", "width=64", "--set", "height=36",
+             "--set", "workers=1"]  # fmt: skip
+    data, games = tmp_path / "data", tmp_path / "games.tsv"
+    subprocess.run([sys.executable, "-m", "comedian", "synth", "--out", str(data), *synth],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", "comedian", "games", "--out", str(games),
+                    "--source", "synthetic", *[a if a == "--set" else f"synth.{a}" for a in synth],
+                    "--set", "splits=[train]"], check=True, capture_output=True)  # fmt: skip
+    from comedian.data.decode import decode_video
+    from comedian.data.games import read_games_table
+
+    table = read_games_table(games)
+    folders = {}
+    for fps in (2, 4):
+        for name, size in (("full", None), ("clip", (16, 16))):
+            folders[fps, name] = folder = tmp_path / f"{fps}fps_{name}"
+            for slug, path in zip(table["slug"], table["path"], strict=True):
+                for half in (1, 2):
+                    video = data / path / f"{half}_224p.mkv"
+                    out = folder / slug / f"{half}.frames"
+                    decode_video(video, out, fps=fps, size=size, num_threads=1)
+    common = ["--games", str(games), "--batch-size", "2", "--batches", "1", "--workers", "0",
+              "--no-step", "--cpu-time"]  # fmt: skip
+    pretrain = subprocess.run(
+        [sys.executable, str(SCRIPT.parent / "pretrain.py"), *common,
+         "--frames", str(folders[2, "full"]), "--frames4", str(folders[4, "full"]),
+         "--clip-frames", str(folders[2, "clip"]), "--clip-frames4", str(folders[4, "clip"]),
+         "--stages", "teacher", "extract", "distill"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    out = pretrain.stdout
+    for stage in ("teacher", "extract", "distill"):
+        block = out.split(f"{stage}:", 1)[1]
+        assert re.search(r"\[full \(36, 64\)\]: [\d.]+ items per CPU second", block), out
+        assert re.search(
+            r"\[clip \(16, 16\)\]: [\d.]+ items per CPU second; [\d.]+x the ful", block
+        )
+    finetune = subprocess.run(
+        [sys.executable, str(SCRIPT.parent / "finetune.py"), *common, "--labels", str(data),
+         "--frames", str(folders[2, "full"]), "--clip-frames", str(folders[2, "clip"]),
+         "--decode-options"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    out = finetune.stdout
+    assert re.search(r"loader clip, 0 workers: [\d.]+ clips per CPU second = [\d.]+x the full", out)
+    assert re.search(r"JPEG decode clip \(16, 16\), fastdct\+fastupsample: \d+ frames/s", out), out

@@ -39,6 +39,8 @@ def paper() -> dict[str, Any]:
 
 def test_paper_rates_clip_and_runs(paper: dict[str, Any]) -> None:
     assert paper["decode"]["rates"] == [2, 4] and paper["decode"]["size"] is None  # §0, §3
+    # every stage but pretraining squashes frames to 224x224: stores at that size (§3-7)
+    assert paper["decode"]["clip_size"] == [224, 224]
     assert paper["pca"]["n_components"] == 512  # §4
     runs = paper["runs"]
     trained = {r: run for r, run in runs.items() if not run.get("weights")}

@@ -34,7 +34,10 @@ def test_rehearsal_of_one_paper_run_at_the_paper_shapes(workflow):
     slug = table.loc[table["split"] == "train", "slug"].iloc[0]
     store = FrameStore(root / f"results/decode/2fps/{slug}/1.frames")
     assert (store.num_frames, store.frame_size) == (132, (224, 398))  # 66 s at 2 fps, 398x224
-    assert FrameStore(root / f"results/decode/4fps/{slug}/1.frames").num_frames == 264
+    store4 = FrameStore(root / f"results/decode/4fps_224x224/{slug}/1.frames")
+    assert (store4.num_frames, store4.frame_size) == (264, (224, 224))  # the teacher's input
+    clip = FrameStore(root / f"results/decode/2fps_224x224/{slug}/1.frames")
+    assert (clip.num_frames, clip.frame_size) == (132, (224, 224))  # the clip stages' input
     assert np.load(root / f"results/extract_features/{slug}/1.npy").shape == (132, 2048)
     pca = PcaTransform.load(root / "results/pca/transform.npz")  # 264 rows, 512 components
     assert (pca.n_rows, pca.in_dim, pca.out_dim) == (264, 2048, 512)

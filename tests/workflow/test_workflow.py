@@ -107,8 +107,9 @@ def test_slurm_profile_dry_run_plans_the_paper_with_gpu_resources(workflow, tmp_
         f"dataset={{source: soccernet, root: '{missing_root}', splits: [train, valid, test, challenge]}}",
     )
     counts = job_counts(proc.stdout)
-    # 550 games x 2 halves x (2 fps + 4 fps); no synth rule for real data.
-    assert counts["decode"] == 550 * 2 * 2
+    # 550 games x 2 halves x (2 fps + 4 fps) at 224x224, and the 300 train games' halves at
+    # 2 fps and 398x224 for pretraining; no synth rule for real data.
+    assert counts["decode"] == 550 * 2 * 2 + 300 * 2
     assert counts["extract_features"] == 550 * 2
     assert "synth" not in counts
     jobs = planned_jobs(proc.stdout)
