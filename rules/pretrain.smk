@@ -2,28 +2,26 @@
 # (config runs.<run>.pretrain: true). Writes the exported ViT (protected), a per-step CSV log and
 # the resolved config; the rolling resume checkpoint stays in the hidden .resume/ folder.
 
-from comedian import paths as P
-
 
 rule pretrain:
     input:
         games=P.GAMES_TABLE,
-        stores=split_stores("train"),
+        stores=pipeline.get_frames(2, "train"),
     output:
-        model=protected(P.MODEL.replace("{stage}", "pretrain")),
-        log=P.TRAIN_LOG.replace("{stage}", "pretrain"),
+        model=protected(P.model("pretrain")),
+        log=P.train_log("pretrain"),
     log:
         "logs/pretrain/{run}.log",
     benchmark:
         "benchmarks/pretrain/{run}.tsv"
     wildcard_constraints:
-        run=PRETRAINED_RUN_PATTERN,
+        run=pipeline.pretrained_run_pattern,
     conda:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=P.FRAMES_DIR.format(fps=2),
-        sets=run_sets("pretrain"),
+        frames=P.frames_dir(2),
+        sets=pipeline.run_sets("pretrain"),
         launch=launch_prefix,
         geometry=launch_geometry,
     shell:
