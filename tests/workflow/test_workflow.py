@@ -104,12 +104,13 @@ def test_slurm_profile_dry_run_plans_the_paper_with_gpu_resources(workflow, tmp_
                 f"srun --nodes={res['nodes']} --ntasks-per-node={gpus} --cpus-per-task={cpus} "
                 f"--gpus-per-node={gpus} --kill-on-bad-exit=1 python -m comedian {rule.replace('_', '-')} "
             ), shell
+            assert f" --devices {gpus} --num-nodes {res['nodes']} " in shell, shell
             launched.add(rule)
         else:  # the plugin's own srun -n1 runs it
             assert gpus == "1" and not shell.startswith("srun"), (rule, shell)
             single.add(rule)
-        if " --devices " in shell:
-            assert f" --devices {gpus} --num-nodes {res.get('nodes', '1')} " in shell, shell
+            if " --devices " in shell:  # a training stage on one GPU
+                assert " --devices 1 --num-nodes 1 " in shell, shell
     assert launched and single  # the paper has both kinds
 
 
