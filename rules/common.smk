@@ -1,5 +1,7 @@
 # Shared by every phase: config validation, the configured pipeline (comedian.workflow: the games
-# table, the runs and every input function) and the wildcard constraints. Real SoccerNet game
+# table, the runs and every input function) and the wildcard constraints. The rules files use
+# the names defined here: P (comedian.paths, every results path), pipeline (its get_* input
+# functions and params functions) and the params helpers imported below. Real SoccerNet game
 # names hold spaces and quotes: they are never a wildcard, only the slug is; paths reach shell
 # commands through named inputs quoted with :q.
 

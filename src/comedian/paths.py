@@ -7,12 +7,17 @@ Usage:
     paths.raw_scores("vivit", "test")              # results/predict/vivit/test/raw
     paths.model("distill")                         # results/distill/{run}/model.pt (a pattern)
 
-One name everywhere: rule = CLI stage = ``stages/<name>.py`` = ``results/<name>/`` =
-``logs/<name>/`` = ``benchmarks/<name>/``. Patterns use Snakemake wildcards: ``{game}`` (a slug of
-the games table), ``{half}`` (1|2), ``{split}``, ``{fps}``, ``{run}`` (a named model variant or
-ensemble) and ``{nms}`` (an NMS setting slug, :class:`comedian.spotting.settings.NmsSetting`).
-The functions fill some wildcards and leave the others (``run="{run}"``): the rules write every
-path with them or with the patterns, never as a literal.
+One name everywhere: rule = CLI stage = ``stages/<name>.py`` = ``results/<name>/`` (or the one
+file ``results/<name>.<ext>``) = ``logs/<name>/`` = ``benchmarks/<name>/``; the report rules
+(``plot_*``) share ``results/report/`` and ``logs/report/``, and the rule synth writes the
+dataset itself (tests/workflow/test_rule_conventions.py checks every rule).
+
+Patterns use Snakemake wildcards: ``{game}`` (a slug of the games table), ``{half}`` (1|2),
+``{split}``, ``{fps}``, ``{run}`` (a named model variant or ensemble) and ``{nms}`` (an NMS
+setting slug, :class:`comedian.spotting.settings.NmsSetting`). The functions fill some wildcards
+and leave the others (``run="{run}"``): the rules write every path with them or with the
+patterns, never as a literal.
+
 Training stages keep their rolling resume checkpoint in ``RESUME_DIR`` beside their outputs: it
 is never a declared output, so a rerun after a crash or a requeue finds it.
 """
