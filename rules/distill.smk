@@ -5,7 +5,7 @@
 
 rule distill:
     input:
-        init=P.model("pretrain"),
+        unpack(pipeline.get_init("distill")),  # the run's step-1 ViT
         games=P.GAMES_TABLE,
         stores=pipeline.get_frames(2, "train"),
         features=pipeline.halves(P.PCA_FEATURES, ["train"]),

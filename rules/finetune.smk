@@ -40,7 +40,7 @@ rule finetune_head:
 
 rule finetune:
     input:
-        init=rules.finetune_head.output.model,
+        unpack(pipeline.get_init("finetune")),  # the run's finetune_head model
         games=P.GAMES_TABLE,
         stores=pipeline.get_frames(2, *pipeline.train_splits),
         labels=pipeline.get_labels(*pipeline.train_splits),

@@ -132,6 +132,9 @@ def test_starting_weights_local_files_are_inputs_hub_files_are_not() -> None:
     assert get_init(W(run="local")) == {"init": "weights/vit 1.pth"}
     assert init_arg(W(run="local")) == "--init 'weights/vit 1.pth'"
     assert get_init(W(run="fresh")) == {} and init_arg(W(run="fresh")) == ""
+    # every later stage of a run starts from the model of the stage before
+    assert p.init_ref("distill", W(run="pre")) == "results/pretrain/pre/model.pt"
+    assert p.init_ref("finetune", W(run="fresh")) == "results/finetune_head/fresh/model.pt"
     assert p.get_init("teacher")(W()) == {}
     assert p.init_arg("teacher")(W()) == "--init hf://someone/k400/r50.pyth"
     assert p.model_ref(W(run="released")) == "comedian-vivit-tiny-seed42"

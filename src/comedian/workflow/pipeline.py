@@ -36,6 +36,7 @@ from comedian.workflow.params import Wildcards, init_option, one_of, sets
 from comedian.workflow.targets import (
     evaluation_targets,
     report_targets,
+    run_stages,
     timeline_games,
     training_logs,
 )
@@ -272,13 +273,18 @@ class Pipeline:
 
     def init_ref(self, stage: str, wildcards: Wildcards) -> str | None:
         """The starting weights of ``stage`` (a file or a Hub reference), if any: config
-        teacher_init for the teacher; for finetune_head the run's distilled ViViT when it is
-        pretrained, else runs.<run>.init."""
+        teacher_init for the shared teacher; for a training stage of {run}, the model of the
+        stage before it (e.g. the distilled ViViT for finetune_head of a pretrained run), or
+        runs.<run>.init for the run's first stage."""
         if stage == "teacher":
             return self.config.get("teacher_init")
-        if wildcards.run in self.pretrained_runs:
-            return paths.model("distill", wildcards.run)
-        return self.runs[wildcards.run].get("init")
+        stages = run_stages(wildcards.run, self.pretrained_runs)
+        at = stages.index(stage)
+        return (
+            paths.model(stages[at - 1], wildcards.run)
+            if at
+            else self.runs[wildcards.run].get("init")
+        )
 
     def get_init(self, stage: str) -> InputFunction:
         """Input function (for unpack): ``init``, the starting weights of ``stage`` when they

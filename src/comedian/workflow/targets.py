@@ -21,6 +21,12 @@ FINETUNE_STAGES = ("finetune_head", "finetune")
 PRETRAIN_STAGES = ("pretrain", "distill")
 
 
+def run_stages(run: str, pretrained_runs: Sequence[str]) -> tuple[str, ...]:
+    """The training stages of ``run`` in order; each starts from the model of the one before
+    (the first from runs.<run>.init, or afresh)."""
+    return (PRETRAIN_STAGES if run in pretrained_runs else ()) + FINETUNE_STAGES
+
+
 def evaluation_targets(runs: Iterable[str], splits: Iterable[str], slug: str) -> list[str]:
     """``metrics.json`` targets of ``runs`` x ``splits`` for one NMS setting slug."""
     splits = list(splits)
@@ -39,8 +45,7 @@ def training_logs(trained_runs: Sequence[str], pretrained_runs: Sequence[str]) -
     """``train_log.csv`` of every training stage of the runs (the shared teacher once)."""
     out = [paths.TEACHER_LOG] if pretrained_runs else []
     for run in trained_runs:
-        stages = PRETRAIN_STAGES if run in pretrained_runs else ()
-        out += [paths.train_log(stage, run) for stage in stages + FINETUNE_STAGES]
+        out += [paths.train_log(stage, run) for stage in run_stages(run, pretrained_runs)]
     return out
 
 
