@@ -236,7 +236,9 @@ class Pipeline:
     def halves(self, pattern: str, splits: Iterable[str] | None = None) -> list[str]:
         """``pattern`` (with ``{game}`` and ``{half}``) for every half of the games of
         ``splits`` (every game when None), in the games table's order."""
-        games = self.games if splits is None else self.games[self.games["split"].isin(list(splits))]
+        games = self.games
+        if splits is not None:
+            games = games[games["split"].isin(list(splits))]
         return [pattern.format(game=game, half=half) for game in games["slug"] for half in HALVES]
 
     def frames(self, rate: int, splits: Iterable[str] | None = None) -> list[str]:
