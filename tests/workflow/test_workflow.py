@@ -97,12 +97,12 @@ def test_slurm_profile_dry_run_plans_the_paper_with_gpu_resources(workflow, tmp_
             assert "mpi" not in res and not shell.startswith("srun"), (rule, res, shell)
             continue
         assert res["slurm_partition"] != "cpu", (rule, res)
-        gpus, cpus = res["gpu"], res["cpus_per_task"]
+        gpus, cpus, command = res["gpu"], res["cpus_per_task"], rule.replace("_", "-")
         if "mpi" in res:  # DDP: one task a GPU, started by the rule itself
             assert res["mpi"] == "srun" and res["tasks_per_node"] == gpus, (rule, res)
             assert shell.startswith(
                 f"srun --nodes={res['nodes']} --ntasks-per-node={gpus} --cpus-per-task={cpus} "
-                f"--gpus-per-node={gpus} --kill-on-bad-exit=1 python -m comedian {rule.replace('_', '-')} "
+                f"--gpus-per-node={gpus} --kill-on-bad-exit=1 python -m comedian {command} "
             ), shell
             assert f" --devices {gpus} --num-nodes {res['nodes']} " in shell, shell
             launched.add(rule)

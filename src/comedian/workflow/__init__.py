@@ -3,7 +3,7 @@ input and params functions (:class:`Pipeline`), the shell words that need no con
 (:mod:`comedian.workflow.params`) and the target lists (:mod:`comedian.workflow.targets`).
 
 Usage (rules/common.smk):
-    from comedian.workflow import ALL_CORES, Pipeline, launch_geometry, launch_prefix, nms_args, sets
+    from comedian.workflow import ALL_CORES, Pipeline, launch_prefix, sets
 
     pipeline = Pipeline(config)          # games table, runs, spotting settings; checks them
     pipeline.final_targets()             # the inputs of `rule all`
