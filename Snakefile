@@ -5,8 +5,9 @@
 #   snakemake -n                               # show what would run
 #   snakemake --report report.html             # after a run: metrics, curves, timelines
 #
-# This file only holds the config, the includes and the target rules; each phase lives in
-# rules/<phase>.smk and every rule calls `python -m comedian <stage>`.
+# This file only holds the config, the includes and the target rule; each phase lives in
+# rules/<phase>.smk and every rule calls `python -m comedian <stage>`. Input functions, targets
+# and paths come from the package (comedian.workflow, comedian.paths; see rules/common.smk).
 
 
 configfile: "config/config.yaml"
@@ -28,8 +29,6 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        "results/games/games.tsv",
-        decoded_stores(),
-        # No summary when no configured split is scored (e.g. a dataset of train games only).
-        "results/summary.tsv" if SUMMARY_RUNS and SUMMARY_SPLITS else [],
-        REPORT_TARGETS,
+        # the games table, every frame store, the summary table (unless nothing is scored, e.g.
+        # a dataset of train games only) and every report figure (comedian.workflow)
+        pipeline.final_targets(),

@@ -2,22 +2,12 @@
 # frame decoding.
 
 
-if config["dataset"]["source"] == "synthetic":
+if pipeline.source == "synthetic":
 
     rule synth:
         output:
-            videos=expand(
-                "{root}/{path}/{video}",
-                root=DATA_ROOT,
-                path=GAMES["path"],
-                video=VIDEO_NAMES.values(),
-            ),
-            labels=expand(
-                "{root}/{path}/{labels}",
-                root=DATA_ROOT,
-                path=GAMES.loc[GAMES["split"] != "challenge", "path"],
-                labels=LABELS_NAME,
-            ),
+            videos=pipeline.dataset_videos(),
+            labels=pipeline.dataset_labels(),
         log:
             "logs/synth/synth.log",
         benchmark:
@@ -28,14 +18,14 @@ if config["dataset"]["source"] == "synthetic":
         # Local runs scale it down to --cores.
         threads: 8
         params:
-            root=DATA_ROOT,
+            root=pipeline.data_root,
             sets=sets(config.get("synth", {})),
         shell:
             "python -m comedian synth --out {params.root:q} {params.sets} "
             "--set workers={threads} > {log:q} 2>&1"
 
 
-if config["dataset"]["source"] == "soccernet":
+if pipeline.source == "soccernet":
 
     # Runs on the submitting machine (cluster nodes often have no internet access).
     localrules:
@@ -43,13 +33,13 @@ if config["dataset"]["source"] == "soccernet":
 
     rule download:
         output:
-            manifest="results/download/{split}.tsv",
+            manifest=P.download_manifest(),
         log:
             "logs/download/{split}.log",
         conda:
             "../environment.yml"
         params:
-            root=DATA_ROOT,
+            root=pipeline.data_root,
             sets=sets(config.get("download", {})),
         shell:
             "python -m comedian download --root {params.root:q} --manifest {output.manifest:q} "
@@ -58,28 +48,22 @@ if config["dataset"]["source"] == "soccernet":
 
 rule games:
     output:
-        table="results/games/games.tsv",
+        table=P.GAMES_TABLE,
     log:
         "logs/games/games.log",
     conda:
         "../environment.yml"
     params:
-        sets=sets(
-            {
-                "source": config["dataset"]["source"],
-                "splits": config["dataset"]["splits"],
-                "synth": config.get("synth", {}),
-            }
-        ),
+        sets=sets(pipeline.games_section),
     shell:
         "python -m comedian games --out {output.table:q} {params.sets} > {log:q} 2>&1"
 
 
 rule decode:
     input:
-        video=video_input,
+        video=pipeline.get_video,
     output:
-        store="results/decode/{fps}fps{size}/{game}/{half}.frames",
+        store=P.DECODED,
     log:
         "logs/decode/{fps}fps{size}/{game}/{half}.log",
     benchmark:
@@ -88,8 +72,8 @@ rule decode:
         "../environment.yml"
     threads: 1
     params:
-        video=video,
-        sets=decode_sets,
+        video=pipeline.video_path,
+        sets=pipeline.decode_sets,
     shell:
         "python -m comedian decode --video {params.video:q} --out {output.store:q} "
         "--fps {wildcards.fps} --set num_threads={threads} {params.sets} > {log:q} 2>&1"

@@ -2,35 +2,29 @@
 # the PCA-reduced teacher features of the train split with temporal masking. finetune_head then
 # starts from results/distill/{run}/model.pt (rules/finetune.smk).
 
-from comedian import paths as P
-
 
 rule distill:
     input:
-        init=P.MODEL.replace("{stage}", "pretrain"),
+        unpack(pipeline.get_init("distill")),  # the run's step-1 ViT
         games=P.GAMES_TABLE,
-        stores=split_stores("train"),
-        features=expand(
-            P.PCA_FEATURES,
-            game=GAMES.loc[GAMES["split"] == "train", "slug"],
-            half=HALVES,
-        ),
+        stores=pipeline.get_frames(2, "train"),
+        features=pipeline.halves(P.PCA_FEATURES, ["train"]),
     output:
-        model=protected(P.MODEL.replace("{stage}", "distill")),
-        log=P.TRAIN_LOG.replace("{stage}", "distill"),
+        model=protected(P.model("distill")),
+        log=P.train_log("distill"),
     log:
         "logs/distill/{run}.log",
     benchmark:
         "benchmarks/distill/{run}.tsv"
     wildcard_constraints:
-        run=PRETRAINED_RUN_PATTERN,
+        run=pipeline.pretrained_run_pattern,
     conda:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=clip_frames_dir(2),
-        features=bank_folder("features"),
-        sets=run_sets("distill"),
+        frames=pipeline.clip_frames_dir(2),
+        features=input_folder("features"),
+        sets=pipeline.run_sets("distill"),
         launch=launch_prefix,
         geometry=launch_geometry,
     shell:

@@ -2,39 +2,34 @@
 # fine-tuning (finetune). Each writes its exported model (protected), the last model, a per-step
 # CSV log and its resolved config; the rolling resume checkpoint stays in the hidden .resume/
 # folder beside them (not an output), so a rerun after a crash or requeue continues training.
-
-from comedian import paths as P
-
-# Training reads the train split and validates on valid when the dataset has it.
-TRAIN_SPLITS = tuple(s for s in ("train", "valid") if s in config["dataset"]["splits"])
-NO_VALID = "" if "valid" in TRAIN_SPLITS else "--set valid_split=null"
+# Both read the train split and validate on valid when the dataset has it.
 
 
 rule finetune_head:
     input:
-        unpack(finetune_head_init),
+        unpack(pipeline.get_init("finetune_head")),
         games=P.GAMES_TABLE,
-        stores=split_stores(*TRAIN_SPLITS),
-        labels=split_labels_of(*TRAIN_SPLITS),
+        stores=pipeline.get_frames(2, *pipeline.train_splits),
+        labels=pipeline.get_labels(*pipeline.train_splits),
     output:
-        model=protected(P.MODEL.replace("{stage}", "finetune_head")),
-        last=protected(P.LAST_MODEL.replace("{stage}", "finetune_head")),
-        log=P.TRAIN_LOG.replace("{stage}", "finetune_head"),
+        model=protected(P.model("finetune_head")),
+        last=protected(P.last_model("finetune_head")),
+        log=P.train_log("finetune_head"),
     log:
         "logs/finetune_head/{run}.log",
     benchmark:
         "benchmarks/finetune_head/{run}.tsv"
     wildcard_constraints:
-        run=TRAINED_RUN_PATTERN,
+        run=pipeline.trained_run_pattern,
     conda:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=clip_frames_dir(2),
-        root=DATA_ROOT,
-        init=init_arg,
-        sets=run_sets("finetune_head"),
-        no_valid=NO_VALID,
+        frames=pipeline.clip_frames_dir(2),
+        root=pipeline.data_root,
+        init=pipeline.init_arg("finetune_head"),
+        sets=pipeline.run_sets("finetune_head"),
+        no_valid=pipeline.no_valid,
         launch=launch_prefix,
         geometry=launch_geometry,
     shell:
@@ -45,28 +40,28 @@ rule finetune_head:
 
 rule finetune:
     input:
-        init=rules.finetune_head.output.model,
+        unpack(pipeline.get_init("finetune")),  # the run's finetune_head model
         games=P.GAMES_TABLE,
-        stores=split_stores(*TRAIN_SPLITS),
-        labels=split_labels_of(*TRAIN_SPLITS),
+        stores=pipeline.get_frames(2, *pipeline.train_splits),
+        labels=pipeline.get_labels(*pipeline.train_splits),
     output:
-        model=protected(P.MODEL.replace("{stage}", "finetune")),
-        last=protected(P.LAST_MODEL.replace("{stage}", "finetune")),
-        log=P.TRAIN_LOG.replace("{stage}", "finetune"),
+        model=protected(P.model("finetune")),
+        last=protected(P.last_model("finetune")),
+        log=P.train_log("finetune"),
     log:
         "logs/finetune/{run}.log",
     benchmark:
         "benchmarks/finetune/{run}.tsv"
     wildcard_constraints:
-        run=TRAINED_RUN_PATTERN,
+        run=pipeline.trained_run_pattern,
     conda:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=clip_frames_dir(2),
-        root=DATA_ROOT,
-        sets=run_sets("finetune"),
-        no_valid=NO_VALID,
+        frames=pipeline.clip_frames_dir(2),
+        root=pipeline.data_root,
+        sets=pipeline.run_sets("finetune"),
+        no_valid=pipeline.no_valid,
         launch=launch_prefix,
         geometry=launch_geometry,
     shell:

@@ -1,24 +1,7 @@
-# Report phase: matplotlib PNGs (and the match viewer page of each timeline game) registered with report() for `snakemake --report report.html`
-# (captions in report/). The figures are drawn by comedian.plots; the scripts in scripts/ only
-# pass the snakemake object's paths to it. The sweep heatmap is registered by rule sweep.
-
-from comedian.spotting.workflow import (
-    game_path_input,
-    report_targets,
-    timeline_games,
-    training_logs,
-)
-
-# Timelines: config report.timeline_games games of the test split (or the last evaluated one).
-TIMELINES = timeline_games(
-    GAMES, SUMMARY_SPLITS, (config.get("report", {}) or {}).get("timeline_games", 3)
-)
-# Every figure of the report (rule all asks for them: plots are cheap).
-REPORT_TARGETS = report_targets(
-    SUMMARY_RUNS, SUMMARY_SPLITS, TRAINED_RUNS, DEFAULT_NMS, TIMELINES
-)
-TRAINING_LOGS = training_logs(TRAINED_RUNS, PRETRAINED_RUNS)
-game_path = game_path_input(GAME_PATHS)
+# Report phase: matplotlib PNGs (and the match viewer page of each timeline game) registered
+# with report() for `snakemake --report report.html` (captions in report/). The figures are drawn
+# by comedian.plots; the scripts in scripts/ only pass the snakemake object's paths to it. The
+# sweep heatmap is registered by rule sweep. `rule all` asks for every figure.
 
 
 rule plot_summary:
@@ -40,7 +23,7 @@ rule plot_summary:
 
 rule plot_class_ap:
     input:
-        metrics=evaluation_targets(SUMMARY_RUNS, SUMMARY_SPLITS, DEFAULT_NMS),
+        metrics=pipeline.summary_metrics(),
     output:
         png=report(
             P.REPORT_CLASS_AP,
@@ -57,7 +40,7 @@ rule plot_class_ap:
 
 rule plot_training:
     input:
-        logs=TRAINING_LOGS,
+        logs=pipeline.training_logs(),
     output:
         png=report(
             P.REPORT_TRAINING,
@@ -75,7 +58,7 @@ rule plot_training:
 rule plot_timeline:
     input:
         results=P.NMS,
-        labels=game_labels,
+        labels=pipeline.get_game_labels,
     output:
         png=report(
             P.REPORT_TIMELINE,
@@ -94,11 +77,9 @@ rule plot_timeline:
     conda:
         "../environment.yml"
     params:
-        game=game_path,
-        labels=labels,
+        game=pipeline.game_path,
+        labels=pipeline.labels_path,
         # linked from the page, not inputs: a page without its video still lists the events
-        videos=lambda wildcards: [
-            str(game_dir(wildcards.game) / VIDEO_NAMES[h]) for h in HALVES
-        ],
+        videos=pipeline.timeline_videos,
     script:
         "../scripts/plot_timeline.py"

@@ -8,50 +8,17 @@
 # be asked for as a target without editing the config, and a sweep never overwrites anything:
 #   snakemake results/evaluate/{run}/test/soft_w20_t0.001_m0/metrics.json
 #   snakemake results/sweep/{run}/valid/sweep.tsv          (+ heatmap.png; grid in config)
-# Nothing upstream of the raw scores reruns for these targets.
+# Nothing upstream of the raw scores reruns for these targets. The NMS setting in config
+# (spotting.nms) and the sweep grid (spotting.sweep) are checked when the workflow is parsed.
 
-import re
-
-from comedian import paths as P
-from comedian.config import apply_overrides, to_dict
-from comedian.spotting.settings import SLUG_PATTERN
-from comedian.spotting.workflow import (
-    ensemble_members_input,
-    evaluation_targets,
-    nms_args,
-    raw_scores_input,
-    split_labels_input,
-    sweep_targets,
-)
-from comedian.stages import nms as nms_stage
-from comedian.stages import sweep as sweep_stage
-
-SPOTTING = config.get("spotting", {})
-# The stage dataclasses hold the paper's defaults; config overrides them (unknown keys and bad
-# values fail here, when the workflow is parsed: the NMS setting and the sweep grid are checked).
-SPOTTING_NMS = apply_overrides(nms_stage.Config(), SPOTTING.get("nms", {}))
-SPOTTING_SWEEP = apply_overrides(sweep_stage.Config(), SPOTTING.get("sweep", {}))
-SPOTTING_ENSEMBLES = SPOTTING.get("ensembles", {}) or {}
-# The rule ensemble only matches ensemble names (a pattern that matches nothing when none).
-ENSEMBLE_PATTERN = "|".join(re.escape(name) for name in SPOTTING_ENSEMBLES) or "(?!x)x"
-# The slug of the NMS setting in config, e.g. soft_w20_t0.001_m0 (for target lists).
-DEFAULT_NMS = SPOTTING_NMS.slug
-# Runs and ensembles in results/summary.tsv, on the evaluated splits (config spotting.splits).
-SUMMARY_RUNS = list(RUNS) + list(SPOTTING_ENSEMBLES)
-SUMMARY_SPLITS = [
-    s for s in SPOTTING.get("splits", ["test"]) if s in config["dataset"]["splits"]
-]
-# Input functions (comedian.spotting.workflow): raw scores of {run} (a run or an ensemble),
-# the runs of ensemble {run}, the labels of the games of {split}.
-spotting_raw = raw_scores_input(SPOTTING_ENSEMBLES)
-ensemble_members = ensemble_members_input(SPOTTING_ENSEMBLES)
+from comedian.config import to_dict
 
 
 rule predict:
     input:
-        unpack(predict_model),
+        unpack(pipeline.get_model),
         games=P.GAMES_TABLE,
-        stores=predict_stores,
+        stores=pipeline.get_frames(2, "{split}"),
     output:
         raw=protected(directory(P.PREDICT_RAW)),
     log:
@@ -59,14 +26,14 @@ rule predict:
     benchmark:
         "benchmarks/predict/{run}/{split}.tsv"
     wildcard_constraints:
-        run=RUN_PATTERN,
+        run=pipeline.run_pattern,
     conda:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        model=predict_weights,
-        frames=clip_frames_dir(2),
-        sets=predict_sets,
+        model=pipeline.model_ref,
+        frames=pipeline.clip_frames_dir(2),
+        sets=pipeline.predict_sets,
     shell:
         "python -m comedian predict --model {params.model:q} --games {input.games:q} "
         "--frames {params.frames:q} --out {output.raw:q} --set split={wildcards.split} "
@@ -75,9 +42,9 @@ rule predict:
 
 rule nms:
     input:
-        raw=spotting_raw,
+        raw=pipeline.get_raw_scores,
     output:
-        results=directory("results/nms/{run}/{split}/{nms}"),
+        results=directory(P.NMS),
     log:
         "logs/nms/{run}/{split}/{nms}.log",
     benchmark:
@@ -93,11 +60,11 @@ rule nms:
 
 rule evaluate:
     input:
-        predictions="results/nms/{run}/{split}/{nms}",
-        games="results/games/games.tsv",
-        labels=split_labels,
+        predictions=P.NMS,
+        games=P.GAMES_TABLE,
+        labels=pipeline.get_labels("{split}"),
     output:
-        metrics="results/evaluate/{run}/{split}/{nms}/metrics.json",
+        metrics=P.METRICS,
     log:
         "logs/evaluate/{run}/{split}/{nms}.log",
     benchmark:
@@ -105,8 +72,8 @@ rule evaluate:
     conda:
         "../environment.yml"
     params:
-        root=DATA_ROOT,
-        metric=SPOTTING.get("metric", "all"),
+        root=pipeline.data_root,
+        metric=pipeline.spotting.get("metric", "all"),
     shell:
         "python -m comedian evaluate --labels {params.root:q} "
         "--predictions {input.predictions:q} --games {input.games:q} "
@@ -116,13 +83,13 @@ rule evaluate:
 
 rule sweep:
     input:
-        raw=spotting_raw,
-        games="results/games/games.tsv",
-        labels=split_labels,
+        raw=pipeline.get_raw_scores,
+        games=P.GAMES_TABLE,
+        labels=pipeline.get_labels("{split}"),
     output:
-        table="results/sweep/{run}/{split}/sweep.tsv",
+        table=P.SWEEP_TABLE,
         heatmap=report(
-            "results/sweep/{run}/{split}/heatmap.png",
+            P.SWEEP_HEATMAP,
             caption="../report/sweep.rst",
             category="4. NMS sweep",
             subcategory="{run} {split}",
@@ -136,8 +103,8 @@ rule sweep:
     # Settings run side by side, one process a thread (scaled down to --cores locally).
     threads: ALL_CORES
     params:
-        root=DATA_ROOT,
-        sets=sets(to_dict(SPOTTING_SWEEP), skip=("split", "workers")),
+        root=pipeline.data_root,
+        sets=sets(to_dict(pipeline.sweep), skip=("split", "workers")),
     shell:
         "python -m comedian sweep --raw {input.raw:q} --labels {params.root:q} "
         "--games {input.games:q} --split {wildcards.split} --out {output.table:q} "
@@ -146,19 +113,19 @@ rule sweep:
 
 rule ensemble:
     input:
-        raw=ensemble_members,
+        raw=pipeline.get_ensemble_members,
     output:
-        raw=protected(directory("results/ensemble/{run}/{split}/raw")),
+        raw=protected(directory(P.ENSEMBLE_RAW)),
     log:
         "logs/ensemble/{run}/{split}.log",
     benchmark:
         "benchmarks/ensemble/{run}/{split}.tsv"
     wildcard_constraints:
-        run=ENSEMBLE_PATTERN,
+        run=pipeline.ensemble_pattern,
     conda:
         "../environment.yml"
     params:
-        reduce=SPOTTING.get("ensemble_reduce", "mean"),
+        reduce=pipeline.spotting.get("ensemble_reduce", "mean"),
     shell:
         "python -m comedian ensemble --raw {input.raw:q} --out {output.raw:q} "
         "--reduce {params.reduce} > {log:q} 2>&1"
@@ -166,7 +133,7 @@ rule ensemble:
 
 rule summary:
     input:
-        metrics=evaluation_targets(SUMMARY_RUNS, SUMMARY_SPLITS, DEFAULT_NMS),
+        metrics=pipeline.summary_metrics(),
     output:
         table=P.SUMMARY,
     log:

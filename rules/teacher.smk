@@ -2,16 +2,14 @@
 # on the train split's 4 fps stores (or given as weights: config teacher_init), its features of
 # every 0.5 s row of every half, and their PCA fitted on train and applied to every half.
 
-from comedian import paths as P
-
 
 rule teacher:
     input:
-        unpack(teacher_init),
+        unpack(pipeline.get_init("teacher")),
         games=P.GAMES_TABLE,
-        stores=split_stores("train"),
-        stores4=train_stores4,
-        labels=split_labels_of("train"),
+        stores=pipeline.get_frames(2, "train"),
+        stores4=pipeline.get_frames(4, "train"),
+        labels=pipeline.get_labels("train"),
     output:
         model=protected(P.TEACHER_MODEL),
         log=P.TEACHER_LOG,
@@ -23,10 +21,10 @@ rule teacher:
         "../environment.yml"
     threads: ALL_CORES
     params:
-        frames=clip_frames_dir(2),
-        frames4=clip_frames_dir(4),
-        root=DATA_ROOT,
-        init=teacher_init_arg,
+        frames=pipeline.clip_frames_dir(2),
+        frames4=pipeline.clip_frames_dir(4),
+        root=pipeline.data_root,
+        init=pipeline.init_arg("teacher"),
         sets=sets(config.get("teacher", {})),
         launch=launch_prefix,
         geometry=launch_geometry,
@@ -39,8 +37,8 @@ rule teacher:
 rule extract_features:
     input:
         model=P.TEACHER_MODEL,
-        frames4=f"{clip_frames_dir(4)}/{P.STORE_IN_DIR}",
-        frames=f"{clip_frames_dir(2)}/{P.STORE_IN_DIR}",
+        frames4=P.frames(4, size=pipeline.clip_store),
+        frames=P.frames(2, size=pipeline.clip_store),
     output:
         features=P.FEATURES,
     log:
@@ -61,10 +59,10 @@ rule extract_features:
 rule pca:
     input:
         games=P.GAMES_TABLE,
-        features=expand(P.FEATURES, game=GAMES["slug"], half=HALVES),
+        features=pipeline.halves(P.FEATURES),
     output:
         transform=P.PCA_TRANSFORM,
-        features=expand(P.PCA_FEATURES, game=GAMES["slug"], half=HALVES),
+        features=pipeline.halves(P.PCA_FEATURES),
     log:
         "logs/pca/pca.log",
     benchmark:
@@ -72,8 +70,8 @@ rule pca:
     conda:
         "../environment.yml"
     params:
-        features=bank_folder("features"),
-        out=bank_folder("features", output=True),
+        features=input_folder("features"),
+        out=output_folder("features"),
         sets=sets(config.get("pca", {})),
     shell:
         "python -m comedian pca --games {input.games:q} --features {params.features:q} "

@@ -1,4 +1,4 @@
-"""Report figures (comedian.plots) and the report's target lists (comedian.spotting.workflow)."""
+"""Report figures (comedian.plots)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from comedian.plots import (
     truth_arrays,
 )
 from comedian.spotting.results import peaks_to_predictions, write_results
-from comedian.spotting.workflow import report_targets, timeline_games, training_logs
 
 
 def _image(path: Path) -> np.ndarray:
@@ -132,25 +131,3 @@ def test_summary_table(tmp_path: Path) -> None:
     (tmp_path / "bad.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(InputError, match="bad.tsv: summary table lacks"):
         plot_summary_table(tmp_path / "b.png", tmp_path / "bad.tsv")
-
-
-def test_report_target_lists() -> None:
-    games = pd.DataFrame({"slug": ["a", "b", "c", "d"], "split": ["valid", "test", "test", "test"]})
-    assert timeline_games(games, ["valid", "test"], 2) == ("test", ["b", "c"])
-    assert timeline_games(games, ["valid"], 5) == ("valid", ["a"])
-    assert training_logs(["x", "y"], ["x"]) == [
-        "results/teacher/train_log.csv",
-        "results/pretrain/x/train_log.csv",
-        "results/distill/x/train_log.csv",
-        "results/finetune_head/x/train_log.csv",
-        "results/finetune/x/train_log.csv",
-        "results/finetune_head/y/train_log.csv",
-        "results/finetune/y/train_log.csv",
-    ]
-    assert training_logs([], []) == []
-    assert report_targets(["r"], ["test"], [], "soft_w20_t0.001_m0", ("test", ["b"])) == [
-        "results/report/summary.png",
-        "results/report/class_ap.png",
-        "results/report/timeline/r/test/soft_w20_t0.001_m0/b.png",
-    ]
-    assert report_targets([], [], [], "s", ("test", [])) == []

@@ -5,11 +5,19 @@ Usage:
     paths.FRAMES                                   # the Snakemake pattern, with {wildcards}
     paths.FRAMES.format(fps=2, game="g", half=1)   # a concrete path
     paths.raw_scores("vivit", "test")              # results/predict/vivit/test/raw
+    paths.model("distill")                         # results/distill/{run}/model.pt (a pattern)
 
-One name everywhere: rule = CLI stage = ``stages/<name>.py`` = ``results/<name>/`` =
-``logs/<name>/`` = ``benchmarks/<name>/``. Patterns use Snakemake wildcards: ``{game}`` (a slug of
-the games table), ``{half}`` (1|2), ``{split}``, ``{fps}``, ``{run}`` (a named model variant or
-ensemble) and ``{nms}`` (an NMS setting slug, :class:`comedian.spotting.sweep.NmsSetting`).
+One name everywhere: rule = CLI stage = ``stages/<name>.py`` = ``results/<name>/`` (or the one
+file ``results/<name>.<ext>``) = ``logs/<name>/`` = ``benchmarks/<name>/``; the report rules
+(``plot_*``) share ``results/report/`` and ``logs/report/``, and the rule synth writes the
+dataset itself (tests/workflow/test_rule_conventions.py checks every rule).
+
+Patterns use Snakemake wildcards: ``{game}`` (a slug of the games table), ``{half}`` (1|2),
+``{split}``, ``{fps}``, ``{run}`` (a named model variant or ensemble) and ``{nms}`` (an NMS
+setting slug, :class:`comedian.spotting.settings.NmsSetting`). The functions fill some wildcards
+and leave the others (``run="{run}"``): the rules write every path with them or with the
+patterns, never as a literal.
+
 Training stages keep their rolling resume checkpoint in ``RESUME_DIR`` beside their outputs: it
 is never a declared output, so a rerun after a crash or a requeue finds it.
 """
@@ -20,11 +28,16 @@ from collections.abc import Mapping, Sequence
 
 RESULTS = "results"
 
+#: The manifest of a split's download (SoccerNet source): written once its files are in place.
+DOWNLOAD_MANIFEST = f"{RESULTS}/download/{{split}}.tsv"
 GAMES_TABLE = f"{RESULTS}/games/games.tsv"
 #: A frame store inside a decode folder (``results/decode/<fps>fps/``), and the full pattern.
 STORE_IN_DIR = "{game}/{half}.frames"
 FRAMES_DIR = f"{RESULTS}/decode/{{fps}}fps"
 FRAMES = f"{FRAMES_DIR}/{STORE_IN_DIR}"
+#: The rule decode's output: ``{size}`` is empty for the stores at ``decode.size`` and
+#: ``_<H>x<W>`` for those at ``decode.clip_size`` (the clip stages' stores, when it differs).
+DECODED = f"{FRAMES_DIR}{{size}}/{STORE_IN_DIR}"
 
 #: Training stages: ``{stage}`` is finetune_head, finetune (and the pretraining stages).
 MODEL = f"{RESULTS}/{{stage}}/{{run}}/model.pt"
@@ -62,9 +75,37 @@ REPORT_TIMELINE = f"{RESULTS}/report/timeline/{{run}}/{{split}}/{{nms}}/{{game}}
 REPORT_VIEWER = f"{RESULTS}/report/timeline/{{run}}/{{split}}/{{nms}}/{{game}}.html"
 
 
-def model(stage: str, run: str) -> str:
+def download_manifest(split: str = "{split}") -> str:
+    """The download manifest of ``split``."""
+    return DOWNLOAD_MANIFEST.format(split=split)
+
+
+def frames_dir(fps: int | str = "{fps}", size: str = "") -> str:
+    """The folder of the frame stores decoded at ``fps`` (a stage's ``--frames``); ``size``
+    is the folder suffix of stores at another size (``_224x224``, see :data:`DECODED`)."""
+    return FRAMES_DIR.format(fps=fps) + size
+
+
+def frames(
+    fps: int | str = "{fps}", game: str = "{game}", half: int | str = "{half}", size: str = ""
+) -> str:
+    """The frame store of one half at ``fps`` (and ``size``, as :func:`frames_dir`)."""
+    return f"{frames_dir(fps, size)}/{STORE_IN_DIR.format(game=game, half=half)}"
+
+
+def model(stage: str, run: str = "{run}") -> str:
     """The exported model (best on valid) of training stage ``stage`` for ``run``."""
     return MODEL.format(stage=stage, run=run)
+
+
+def last_model(stage: str, run: str = "{run}") -> str:
+    """The model of the last epoch of training stage ``stage`` for ``run``."""
+    return LAST_MODEL.format(stage=stage, run=run)
+
+
+def train_log(stage: str, run: str = "{run}") -> str:
+    """The per-step CSV log of training stage ``stage`` for ``run``."""
+    return TRAIN_LOG.format(stage=stage, run=run)
 
 
 def raw_scores(run: str, split: str, ensembles: Mapping[str, Sequence[str]] | None = None) -> str:
@@ -76,8 +117,3 @@ def raw_scores(run: str, split: str, ensembles: Mapping[str, Sequence[str]] | No
 def metrics(run: str, split: str, nms: str) -> str:
     """``metrics.json`` of one run, split and NMS setting slug."""
     return METRICS.format(run=run, split=split, nms=nms)
-
-
-def sweep(run: str, split: str) -> list[str]:
-    """The NMS sweep table and heatmap of one run and split."""
-    return [p.format(run=run, split=split) for p in (SWEEP_TABLE, SWEEP_HEATMAP)]

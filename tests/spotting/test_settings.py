@@ -16,9 +16,9 @@ from comedian.config import ConfigError, apply_overrides, parse_set_args
 from comedian.data.soccernet import CLASS_INDEX, NUM_CLASSES
 from comedian.spotting.settings import SLUG_PATTERN, NmsSetting
 from comedian.spotting.sweep import grid
-from comedian.spotting.workflow import nms_args
 from comedian.stages import nms as nms_stage
 from comedian.stages import sweep as sweep_stage
+from comedian.workflow import nms_args
 
 
 @pytest.mark.parametrize(

@@ -43,10 +43,15 @@ class Workflow:
         return path
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 900
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 900,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
         bin_dir = Path(sys.executable).parent
-        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+        env = {**os.environ, "PATH": path, **(env or {})}
         proc = subprocess.run(
             [str(bin_dir / "snakemake"), *args],
             cwd=self.root,
@@ -66,3 +71,9 @@ class Workflow:
 @pytest.fixture
 def workflow(tmp_path: Path) -> Workflow:
     return Workflow(tmp_path / "wf")
+
+
+@pytest.fixture(scope="module")
+def module_workflow(tmp_path_factory: pytest.TempPathFactory) -> Workflow:
+    """One copy for the tests of a module that only read the workflow (dry runs, parsing)."""
+    return Workflow(tmp_path_factory.mktemp("module") / "wf")

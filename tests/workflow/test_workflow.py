@@ -38,46 +38,20 @@ def job_counts(stdout: str) -> dict[str, int]:
 
 
 def test_dry_run_default_config(workflow):
+    """The demo: its one pretrained run through every step, evaluated on valid and test."""
     proc = workflow.run("-n")
     counts = job_counts(proc.stdout)
     default = SynthConfig()
     n_games = default.train + default.valid + default.test
-    # one run (vivit) evaluated on valid and test at the default NMS setting
-    assert counts == {
-        "all": 1,
-        "decode": 2 * 2 * n_games,  # 2 and 4 fps
-        "games": 1,
-        "synth": 1,
-        # steps 1-2 of the pretrained run: the teacher reads every half at 4 fps
-        "pretrain": 1,
-        "teacher": 1,
-        "extract_features": 2 * n_games,
-        "pca": 1,
-        "distill": 1,
-        "finetune_head": 1,
-        "finetune": 1,
-        "predict": 2,
-        "nms": 2,
-        "evaluate": 2,
-        "summary": 1,
-        # the report's figures: summary table, per-class AP, training curves, test timelines
-        "plot_summary": 1,
-        "plot_class_ap": 1,
-        "plot_training": 1,
-        "plot_timeline": min(3, default.test),
-    }
-
-
-#: The rules that train or run a network, and the GPUs of each job in profiles/slurm.
-GPU_RULES = {
-    "pretrain": 2,
-    "teacher": 2,
-    "distill": 2,
-    "finetune": 2,
-    "extract_features": 1,
-    "finetune_head": 1,
-    "predict": 1,
-}
+    assert counts["all"] == 1 and counts["synth"] == 1
+    assert counts["decode"] == 2 * 2 * n_games  # every half at 2 and 4 fps
+    assert counts["extract_features"] == 2 * n_games  # the teacher reads every half at 4 fps
+    for stage in ("pretrain", "teacher", "pca", "distill", "finetune_head", "finetune"):
+        assert counts[stage] == 1, stage
+    for rule in ("predict", "nms", "evaluate"):
+        assert counts[rule] == 2, rule  # valid and test at the default NMS setting
+    assert counts["plot_timeline"] == min(3, default.test)
+    assert "download" not in counts and "sweep" not in counts
 
 
 def planned_jobs(stdout: str) -> list[tuple[str, dict[str, str], str]]:
@@ -97,6 +71,10 @@ def planned_jobs(stdout: str) -> list[tuple[str, dict[str, str], str]]:
 
 
 def test_slurm_profile_dry_run_plans_the_paper_with_gpu_resources(workflow, tmp_path):
+    """Every GPU job gets its profile resources and the command that matches them: a DDP job
+    (``mpi: srun``) starts its tasks with the geometry spelled out, a one-GPU job is left to
+    the plugin's own srun, and a training stage gets ``--devices/--num-nodes`` from them.
+    (test_rule_conventions.py checks which rules have GPU resources.)"""
     # The profile's configfile is config/paper.yaml; a missing dataset root is fine for -n.
     missing_root = tmp_path / "no SoccerNet here"
     proc = workflow.run(
@@ -114,28 +92,27 @@ def test_slurm_profile_dry_run_plans_the_paper_with_gpu_resources(workflow, tmp_
     assert "synth" not in counts
     jobs = planned_jobs(proc.stdout)
     assert len(jobs) == sum(counts.values())
-    seen = set()
+    launched, single = set(), set()
     for rule, res, shell in jobs:
-        if rule not in GPU_RULES:
-            assert "gpu" not in res and "mpi" not in res, (rule, res)
+        if "gpu" not in res:
+            assert "mpi" not in res and not shell.startswith("srun"), (rule, res, shell)
             continue
-        seen.add(rule)
-        gpus = GPU_RULES[rule]
-        assert res["gpu"] == str(gpus) and res["slurm_partition"] == "gpu", (rule, res)
-        cpus = res["cpus_per_task"]
-        if gpus == 1:
-            # The plugin's own srun -n1 runs it: no launcher, one device.
-            assert "mpi" not in res and not shell.startswith("srun"), (rule, shell)
-        else:
-            # DDP: the rule starts one task a GPU itself, with the geometry spelled out.
-            assert (res["mpi"], res["nodes"], res["tasks_per_node"]) == ("srun", "1", "2")
+        assert res["slurm_partition"] != "cpu", (rule, res)
+        gpus, cpus, command = res["gpu"], res["cpus_per_task"], rule.replace("_", "-")
+        if "mpi" in res:  # DDP: one task a GPU, started by the rule itself
+            assert res["mpi"] == "srun" and res["tasks_per_node"] == gpus, (rule, res)
             assert shell.startswith(
-                f"srun --nodes=1 --ntasks-per-node=2 --cpus-per-task={cpus} --gpus-per-node=2 "
-                f"--kill-on-bad-exit=1 python -m comedian {rule} "
+                f"srun --nodes={res['nodes']} --ntasks-per-node={gpus} --cpus-per-task={cpus} "
+                f"--gpus-per-node={gpus} --kill-on-bad-exit=1 python -m comedian {command} "
             ), shell
-        if rule not in ("extract_features", "predict"):  # inference stages take no geometry
-            assert f" --devices {gpus} --num-nodes 1 " in shell, shell
-    assert seen == set(GPU_RULES)
+            assert f" --devices {gpus} --num-nodes {res['nodes']} " in shell, shell
+            launched.add(rule)
+        else:  # the plugin's own srun -n1 runs it
+            assert gpus == "1" and not shell.startswith("srun"), (rule, shell)
+            single.add(rule)
+            if " --devices " in shell:  # a training stage on one GPU
+                assert " --devices 1 --num-nodes 1 " in shell, shell
+    assert launched and single  # the paper has both kinds
 
 
 def test_rules_run_the_interpreter_of_snakemake_whatever_the_path(workflow, tmp_path):
@@ -187,16 +164,13 @@ def test_released_weights_plan_inference_only(workflow, tmp_path):
         f"dataset={{source: soccernet, root: '{root}', splits: [train, valid, test, challenge]}}",
     )
     counts = job_counts(proc.stdout)
-    assert counts == {
-        "download": 1,  # the test split's videos and labels
-        "games": 1,
-        "decode": 100 * 2,  # 2 fps only: no teacher
-        "predict": 3,
-        "ensemble": 1,
-        "nms": 1,
-        "evaluate": 1,
-    }
-    predicts = [shell for rule, _, shell in planned_jobs(proc.stdout) if rule == "predict"]
+    assert counts["download"] == 1  # the test split's videos and labels
+    assert counts["decode"] == 100 * 2  # 2 fps only: no teacher
+    assert [counts[r] for r in ("predict", "ensemble", "nms", "evaluate")] == [3, 1, 1, 1]
+    jobs = planned_jobs(proc.stdout)
+    # nothing trains: no job runs a stage with a training geometry (--devices)
+    assert not [rule for rule, _, shell in jobs if " --devices " in shell]
+    predicts = [shell for rule, _, shell in jobs if rule == "predict"]
     for seed in (42, 203, 666):
         assert any(
             f"--model comedian-vivit-tiny-seed{seed} " in s
