@@ -176,7 +176,11 @@ def test_run_patterns_match_their_runs_only() -> None:
     [
         (
             {"runs": {"s": {"arch": "viswin_tiny", "pretrain": True}}},
-            "config runs.s: pretrain needs arch vivit_tiny, not viswin_tiny",
+            "config runs.s: arch 'viswin_tiny' cannot be pretrained",
+        ),
+        (
+            {"runs": {"s": {"arch": "resnet3d_50"}}},
+            "config runs.s: arch 'resnet3d_50' is not a spotting model",
         ),
         (
             {"runs": {"s": {"pretrain": True, "init": "x.pt"}}},
