@@ -126,3 +126,21 @@ def test_cli_usage_error_is_one_line(fake_stage, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--out" in err and err.startswith("comedian fake-stage: ")
+
+
+def test_every_stage_module_is_a_command_with_its_summary(tmp_path, monkeypatch):
+    import comedian.stages as stages
+
+    modules = {p.stem for p in Path(stages.__file__).parent.glob("*.py")} - {"__init__"}
+    assert set(stages.summaries()) == modules == {m for m in cli.STAGES if m != "fake_stage"}
+    assert (
+        cli.STAGES["finetune_head"] == "step 3 stage A: train the spotting head on the frozen trunk"
+    )
+    # a module here without a SUMMARY string is refused, naming its file
+    (tmp_path / "good.py").write_text('SUMMARY = "a good stage"\n')
+    (tmp_path / "bad.py").write_text('"""No summary."""\nSUMMARY = 3\n')
+    monkeypatch.setattr(stages, "_HERE", tmp_path)
+    with pytest.raises(ValueError, match=r"bad\.py: a stage module needs a SUMMARY string"):
+        stages.summaries()
+    (tmp_path / "bad.py").unlink()
+    assert stages.summaries() == {"good": "a good stage"}

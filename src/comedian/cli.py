@@ -1,9 +1,11 @@
 """Command line: one subcommand a pipeline stage (``comedian <stage> --help``).
 
-Every stage module ``comedian.stages.<name>`` defines two frozen dataclasses and a function:
+Every module ``comedian.stages.<name>`` is a stage (found by :func:`comedian.stages.summaries`,
+nothing to register) and defines its one-line ``SUMMARY``, two frozen dataclasses and a function:
 
-* ``Paths``: its inputs and outputs. Each field becomes a required ``--field-name`` option
-  (``list``/``tuple`` fields take several values; fields with a default are optional).
+* ``Paths``: its inputs and outputs (metadata ``"output": True``: the output guard's tests read
+  it). Each field becomes a required ``--field-name`` option (``list``/``tuple`` fields take
+  several values; fields with a default are optional).
 * ``Config``: its settings, defaults = the paper's values. Each top-level scalar field becomes an
   optional ``--field-name`` option; any field, nested ones included, can be set with
   ``--set a.b=value`` (values read as YAML; unknown keys are an error).
@@ -33,32 +35,13 @@ from typing import Any
 from comedian import __version__
 from comedian.config import apply_overrides, coerce, parse_set_args
 from comedian.errors import UsageError, one_line
+from comedian.stages import summaries
 
 #: Environment variable that turns on tracebacks, like ``--debug``.
 DEBUG_ENV = "COMEDIAN_DEBUG"
 
-#: Stage module name -> one-line help. The order is the pipeline's.
-STAGES: dict[str, str] = {
-    "download": "download SoccerNet-v2 224p videos and labels of some splits (resumable)",
-    "synth": "generate the embedded synthetic SoccerNet-format dataset",
-    "games": "write the games table (slug, split, path) of the configured dataset",
-    "decode": "decode one half's video into a frame store at a fixed fps",
-    "import_weights": "convert reference (eztorch) checkpoints to comedian state dicts",
-    "pretrain": "step 1: self-supervised pretraining of the spatial ViT (SCE)",
-    "teacher": "step 2a: fine-tune the ResNet3D-50 teacher on 4 s windows at 4 fps",
-    "extract_features": "step 2a: teacher features of every 0.5 s row of one half",
-    "pca": "step 2b: fit z-score + PCA on train features, apply to every half",
-    "distill": "step 2c: distill the PCA teacher features into the ViViT (masked)",
-    "finetune_head": "step 3 stage A: train the spotting head on the frozen trunk",
-    "finetune": "step 3 stage B: fine-tune the whole spotting model",
-    "predict": "sliding-window inference: raw per-half scores of a split",
-    "nms": "raw per-half scores -> results_spotting.json per game (soft or hard NMS)",
-    "evaluate": "SoccerNet average-mAP of results_spotting.json files against labels",
-    "sweep": "evaluate a grid of NMS settings from raw scores (TSV + heatmap)",
-    "ensemble": "average (or max) the raw score arrays of several models",
-    "summary": "one table (TSV) of the metrics of every evaluated run",
-    "spot": "spot the actions of any match video (1 or 2 halves) with a model file",
-}
+#: Stage module name -> one-line help: every module of ``comedian.stages`` (its ``SUMMARY``).
+STAGES: dict[str, str] = summaries()
 
 
 class _Parser(argparse.ArgumentParser):

@@ -30,12 +30,16 @@ MAX_SIDE = 8192
 MAX_FPS = 240.0
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "decode one half's video into a frame store at a fixed fps"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Inputs and outputs of one decode job."""
 
     video: Path = field(metadata={"help": "the half's video (e.g. <game>/1_224p.mkv)"})
-    out: Path = field(metadata={"help": "the frame store to write (<half>.frames)"})
+    out: Path = field(metadata={"output": True, "help": "the frame store to write (<half>.frames)"})
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 STAGE = "distill"
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "step 2c: distill the PCA teacher features into the ViViT (masked)"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Inputs and outputs of distillation."""
@@ -48,7 +52,9 @@ class Paths:
     games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
     frames: Path = field(metadata={"help": "2 fps frame stores folder (results/decode/2fps)"})
     features: Path = field(metadata={"help": "PCA teacher features folder (results/pca/features)"})
-    out: Path = field(metadata={"help": "model file to write (results/distill/RUN/model.pt)"})
+    out: Path = field(
+        metadata={"output": True, "help": "model file to write (results/distill/RUN/model.pt)"}
+    )
     init: Path | None = field(
         default=None, metadata={"help": "the step-1 ViT (results/pretrain/RUN/model.pt)"}
     )

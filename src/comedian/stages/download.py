@@ -29,13 +29,20 @@ from comedian.data.soccernet import LABELS_NAME, SPLITS, VIDEO_NAMES
 from comedian.errors import InputError
 from comedian.guards import refuse_overwrite
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "download SoccerNet-v2 224p videos and labels of some splits (resumable)"
+
 
 @dataclass(frozen=True)
 class Paths:
     """Where the dataset goes and the manifest that marks a finished split."""
 
-    root: Path = field(metadata={"help": "the SoccerNet-v2 dataset root (league/season/game)"})
-    manifest: Path = field(metadata={"help": "TSV of the downloaded files, written last"})
+    root: Path = field(
+        metadata={"output": True, "help": "the SoccerNet-v2 dataset root (league/season/game)"}
+    )
+    manifest: Path = field(
+        metadata={"output": True, "help": "TSV of the downloaded files, written last"}
+    )
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,16 @@ from comedian.spotting.scores import RAW_NAMES
 logger = logging.getLogger(__name__)
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "average (or max) the raw score arrays of several models"
+
+
 @dataclasses.dataclass(frozen=True)
 class Paths:
     raw: tuple[Path, ...] = dataclasses.field(
         metadata={"help": "raw scores folders of the runs to combine"}
     )
-    out: Path = dataclasses.field(metadata={"help": "raw scores folder to write"})
+    out: Path = dataclasses.field(metadata={"output": True, "help": "raw scores folder to write"})
 
 
 @dataclasses.dataclass(frozen=True)

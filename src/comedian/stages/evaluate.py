@@ -30,13 +30,17 @@ from comedian.spotting.metrics import METRIC_NAMES, evaluate_games, find_games
 logger = logging.getLogger(__name__)
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "SoccerNet average-mAP of results_spotting.json files against labels"
+
+
 @dataclasses.dataclass(frozen=True)
 class Paths:
     labels: Path = dataclasses.field(metadata={"help": "label tree root (<game>/Labels-v2.json)"})
     predictions: Path = dataclasses.field(
         metadata={"help": "results tree root (<game>/results_spotting.json)"}
     )
-    out: Path = dataclasses.field(metadata={"help": "metrics JSON to write"})
+    out: Path = dataclasses.field(metadata={"output": True, "help": "metrics JSON to write"})
     games: Path | None = dataclasses.field(
         default=None, metadata={"help": "games table (TSV), needed by --split"}
     )

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 STAGE = "extract_features"
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "step 2a: teacher features of every 0.5 s row of one half"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Inputs and outputs of feature extraction for one half."""
@@ -43,7 +47,7 @@ class Paths:
     model: Path = field(metadata={"help": "the teacher (results/teacher/model.pt)"})
     frames4: Path = field(metadata={"help": "the half's 4 fps frame store"})
     frames: Path = field(metadata={"help": "the half's 2 fps frame store (its rows are the grid)"})
-    out: Path = field(metadata={"help": "feature array to write (.npy)"})
+    out: Path = field(metadata={"output": True, "help": "feature array to write (.npy)"})
 
 
 @dataclass(frozen=True)

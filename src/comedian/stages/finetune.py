@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 STAGE = "finetune"
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "step 3 stage B: fine-tune the whole spotting model"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Inputs and outputs of a fine-tuning stage."""
@@ -52,7 +56,9 @@ class Paths:
     games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
     frames: Path = field(metadata={"help": "2 fps frame stores folder (results/decode/2fps)"})
     labels: Path = field(metadata={"help": "dataset root holding <game>/Labels-v2.json"})
-    out: Path = field(metadata={"help": "model file to write (model.pt; last.pt beside it)"})
+    out: Path = field(
+        metadata={"output": True, "help": "model file to write (model.pt; last.pt beside it)"}
+    )
     init: Path | None = field(
         default=None,
         metadata={"help": "the classifier-init model (results/finetune_head/RUN/model.pt)"},

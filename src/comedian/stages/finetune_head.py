@@ -25,6 +25,10 @@ __all__ = ["Config", "Paths", "run"]
 STAGE = "finetune_head"
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "step 3 stage A: train the spotting head on the frozen trunk"
+
+
 @dataclass(frozen=True)
 class Config(FinetuneConfig):
     """Stage A settings: the paper's (method.md §6), 30 epochs."""

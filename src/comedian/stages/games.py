@@ -23,10 +23,15 @@ from comedian.data.soccernet import SPLITS
 from comedian.guards import refuse_overwrite
 from comedian.synth import SynthConfig, plan_games
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "write the games table (slug, split, path) of the configured dataset"
+
 
 @dataclasses.dataclass(frozen=True)
 class Paths:
-    out: Path = dataclasses.field(metadata={"help": "the games table (TSV) to write"})
+    out: Path = dataclasses.field(
+        metadata={"output": True, "help": "the games table (TSV) to write"}
+    )
 
 
 @dataclasses.dataclass(frozen=True)

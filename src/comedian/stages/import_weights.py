@@ -44,12 +44,16 @@ from comedian.models.reference import split_reference_keys, unwrap_state_dict
 log = logging.getLogger(__name__)
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "convert reference (eztorch) checkpoints to comedian state dicts"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Input reference file and output comedian checkpoint."""
 
     src: Path = field(metadata={"help": "reference checkpoint (.pth state dict or .ckpt)"})
-    out: Path = field(metadata={"help": "comedian checkpoint to write (.pt)"})
+    out: Path = field(metadata={"output": True, "help": "comedian checkpoint to write (.pt)"})
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,17 @@ from comedian.spotting.settings import NmsSetting
 logger = logging.getLogger(__name__)
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "raw per-half scores -> results_spotting.json per game (soft or hard NMS)"
+
+
 @dataclasses.dataclass(frozen=True)
 class Paths:
     raw: Path = dataclasses.field(metadata={"help": "raw scores folder (<game>/1.npy, 2.npy)"})
-    out: Path = dataclasses.field(metadata={"help": "results folder to write"})
+    out: Path = dataclasses.field(metadata={"output": True, "help": "results folder to write"})
     zip: Path | None = dataclasses.field(
-        default=None, metadata={"help": "also write a challenge submission zip here"}
+        default=None,
+        metadata={"output": True, "help": "also write a challenge submission zip here"},
     )
 
 

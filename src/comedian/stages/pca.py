@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 STAGE = "pca"
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "step 2b: fit z-score + PCA on train features, apply to every half"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Inputs and outputs of the PCA."""
@@ -37,9 +41,11 @@ class Paths:
     games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
     features: Path = field(metadata={"help": "teacher features folder (results/extract_features)"})
     transform: Path = field(
-        metadata={"help": "transform file to write (results/pca/transform.npz)"}
+        metadata={"output": True, "help": "transform file to write (results/pca/transform.npz)"}
     )
-    out: Path = field(metadata={"help": "folder of the reduced features (results/pca/features)"})
+    out: Path = field(
+        metadata={"output": True, "help": "folder of the reduced features (results/pca/features)"}
+    )
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,16 @@ from comedian.spotting.scores import RAW_NAMES, write_raw_game
 log = logging.getLogger(__name__)
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "sliding-window inference: raw per-half scores of a split"
+
+
 @dataclass(frozen=True)
 class Paths:
     model: Path = field(metadata={"help": "exported model (.pt) or reference checkpoint (.pth)"})
     games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
     frames: Path = field(metadata={"help": "2 fps frame stores folder (results/decode/2fps)"})
-    out: Path = field(metadata={"help": "raw scores folder to write"})
+    out: Path = field(metadata={"output": True, "help": "raw scores folder to write"})
     labels: Path | None = field(
         default=None, metadata={"help": "dataset root (only to check that games exist)"}
     )

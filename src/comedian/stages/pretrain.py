@@ -38,13 +38,19 @@ log = logging.getLogger(__name__)
 STAGE = "pretrain"
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "step 1: self-supervised pretraining of the spatial ViT (SCE)"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Inputs and outputs of spatial pretraining."""
 
     games: Path = field(metadata={"help": "games table (results/games/games.tsv)"})
     frames: Path = field(metadata={"help": "2 fps frame stores folder (results/decode/2fps)"})
-    out: Path = field(metadata={"help": "model file to write (results/pretrain/RUN/model.pt)"})
+    out: Path = field(
+        metadata={"output": True, "help": "model file to write (results/pretrain/RUN/model.pt)"}
+    )
 
 
 @dataclass(frozen=True)

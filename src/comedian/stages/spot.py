@@ -56,6 +56,10 @@ EVENTS_NAME = "events.csv"
 TIMELINE_NAME = "timeline.png"
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "spot the actions of any match video (1 or 2 halves) with a model file"
+
+
 @dataclasses.dataclass(frozen=True)
 class Paths:
     video: tuple[Path, ...] = dataclasses.field(
@@ -67,7 +71,9 @@ class Paths:
             "hf://owner/repo[@revision]/file, or a released short name (comedian-vivit-tiny-seed42)"
         }
     )
-    out: Path = dataclasses.field(metadata={"help": "folder to write the results into"})
+    out: Path = dataclasses.field(
+        metadata={"output": True, "help": "folder to write the results into"}
+    )
 
 
 @dataclasses.dataclass(frozen=True)

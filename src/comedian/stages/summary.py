@@ -27,12 +27,16 @@ from comedian.guards import refuse_overwrite
 log = logging.getLogger(__name__)
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "one table (TSV) of the metrics of every evaluated run"
+
+
 @dataclass(frozen=True)
 class Paths:
     metrics: tuple[Path, ...] = field(
         metadata={"help": "metrics.json files (results/evaluate/<run>/<split>/<nms>/...)"}
     )
-    out: Path = field(metadata={"help": "summary table (TSV) to write"})
+    out: Path = field(metadata={"output": True, "help": "summary table (TSV) to write"})
 
 
 @dataclass(frozen=True)

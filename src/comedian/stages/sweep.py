@@ -38,13 +38,18 @@ from comedian.stages.evaluate import select_games
 logger = logging.getLogger(__name__)
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "evaluate a grid of NMS settings from raw scores (TSV + heatmap)"
+
+
 @dataclasses.dataclass(frozen=True)
 class Paths:
     raw: Path = dataclasses.field(metadata={"help": "raw scores folder (<game>/1.npy, 2.npy)"})
     labels: Path = dataclasses.field(metadata={"help": "label tree root (<game>/Labels-v2.json)"})
-    out: Path = dataclasses.field(metadata={"help": "sweep table (TSV) to write"})
+    out: Path = dataclasses.field(metadata={"output": True, "help": "sweep table (TSV) to write"})
     heatmap: Path | None = dataclasses.field(
-        default=None, metadata={"help": "heatmap PNG (default: next to --out, heatmap.png)"}
+        default=None,
+        metadata={"output": True, "help": "heatmap PNG (default: next to --out, heatmap.png)"},
     )
     games: Path | None = dataclasses.field(
         default=None, metadata={"help": "games table (TSV), needed by --split"}

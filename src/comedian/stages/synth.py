@@ -25,11 +25,15 @@ from comedian.synth import SynthConfig, generate
 Config = SynthConfig
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "generate the embedded synthetic SoccerNet-format dataset"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Output of the stage."""
 
-    out: Path = field(metadata={"help": "dataset root (SoccerNet layout) to write"})
+    out: Path = field(metadata={"output": True, "help": "dataset root (SoccerNet layout) to write"})
 
 
 def run(cfg: Config, *, paths: Paths) -> None:

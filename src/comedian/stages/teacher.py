@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 STAGE = "teacher"
 
 
+#: What ``comedian --help`` says of this stage.
+SUMMARY = "step 2a: fine-tune the ResNet3D-50 teacher on 4 s windows at 4 fps"
+
+
 @dataclass(frozen=True)
 class Paths:
     """Inputs and outputs of teacher fine-tuning."""
@@ -56,7 +60,9 @@ class Paths:
     frames: Path = field(metadata={"help": "2 fps frame stores folder (each half's is checked)"})
     frames4: Path = field(metadata={"help": "4 fps frame stores folder (results/decode/4fps)"})
     labels: Path = field(metadata={"help": "dataset root holding <game>/Labels-v2.json"})
-    out: Path = field(metadata={"help": "model file to write (results/teacher/model.pt)"})
+    out: Path = field(
+        metadata={"output": True, "help": "model file to write (results/teacher/model.pt)"}
+    )
     init: Path | None = field(
         default=None, metadata={"help": "starting weights (slow_r50, reference or exported)"}
     )
