@@ -4,7 +4,7 @@ Usage:
     python -m comedian games --out results/games/games.tsv --source soccernet \\
         --set "splits=[train, valid, test]"
 
-The same :func:`build_table` runs inside Snakemake at DAG-parse time (rules/common.smk), so the
+The same :func:`build_table` runs inside Snakemake at DAG-parse time (comedian.workflow.Pipeline), so the
 ``{game}`` wildcard and this file always agree. Sources: the official SoccerNet-v2 spotting lists
 shipped in the SoccerNet package, or the embedded synthetic dataset's plan (no video needed).
 """
