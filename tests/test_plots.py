@@ -131,3 +131,25 @@ def test_summary_table(tmp_path: Path) -> None:
     (tmp_path / "bad.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(InputError, match="bad.tsv: summary table lacks"):
         plot_summary_table(tmp_path / "b.png", tmp_path / "bad.tsv")
+
+
+def test_summary_text_keeps_long_run_names_apart(tmp_path: Path) -> None:
+    from comedian.report import summary_text
+
+    tsv = tmp_path / "summary.tsv"
+    tsv.write_text(
+        "run\tsplit\tnms\ttight\tloose\n"
+        "released_ensemble\tvalid\tsoft_w20_t0.001_m0\t0.1571\t0.3816\n"
+        "vivit\ttest\tsoft_w20_t0.001_m0\t0.8421\t0.8712\n"
+    )
+    lines = summary_text(tsv).splitlines()
+    assert lines[1].split() == ["run", "split", "nms", "tight", "loose"]
+    assert lines[2].split() == [
+        "released_ensemble",
+        "valid",
+        "soft_w20_t0.001_m0",
+        "15.71",
+        "38.16",
+    ]
+    assert lines[3].split() == ["vivit", "test", "soft_w20_t0.001_m0", "84.21", "87.12"]
+    assert len({len(line) for line in lines[1:]}) == 1  # aligned columns

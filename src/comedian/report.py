@@ -90,10 +90,13 @@ def training_line(path: Path, results: Path) -> str:
 
 def summary_text(path: Path) -> str:
     """``results/summary.tsv`` as a table: run, split, NMS setting, tight and loose (x 100)."""
-    table = pd.read_csv(path, sep="\t")
-    head = f"{'run':<16}{'split':<8}{'nms':<22}{'tight':>8}{'loose':>8}"
+    table = pd.read_csv(path, sep="\t", dtype={"run": str, "split": str, "nms": str})
+    # columns as wide as their longest entry plus two spaces (long run names stay apart)
+    w = {c: max([len(c), *(len(v) for v in table[c])]) + 2 for c in ("run", "split", "nms")}
+    head = f"{'run':<{w['run']}}{'split':<{w['split']}}{'nms':<{w['nms']}}{'tight':>8}{'loose':>8}"
     rows = [
-        f"{r.run:<16}{r.split:<8}{r.nms:<22}{100 * r.tight:8.2f}{100 * r.loose:8.2f}"
+        f"{r.run:<{w['run']}}{r.split:<{w['split']}}{r.nms:<{w['nms']}}"
+        f"{100 * r.tight:8.2f}{100 * r.loose:8.2f}"
         for r in table.itertuples()
     ]
     return "\n".join([f"average-mAP (x 100) [{path}]", head, *rows])
